@@ -1,0 +1,100 @@
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// KnownSpecs are the structures Find tries, after the directory's own
+// layout.conf and before flat, in this order:
+//
+//   - "filename-hash BLAKE2B 8": distfiles.gentoo.org and its mirrors, and
+//     DefaultSpec (what Migrate produces by default).
+//   - "filename-hash BLAKE2B 8:8": the two-level variant discussed for large
+//     local stores.
+//   - "content-hash SHA512 8:8:8" and "content-hash BLAKE2B 8:8:8": the
+//     content-hash layout used by Portage's tests and third-party CDNs; only
+//     tried when digests carry that hash.
+//
+// The list is short on purpose: every entry costs a stat per lookup.
+var knownSpecs = [...]string{
+	"filename-hash BLAKE2B 8",
+	"filename-hash BLAKE2B 8:8",
+	"content-hash SHA512 8:8:8",
+	"content-hash BLAKE2B 8:8:8",
+}
+
+// KnownLayouts returns a fresh copy of the layouts Find tries when the
+// directory's layout.conf does not locate a file (see knownSpecs).
+func KnownLayouts() []Layout {
+	ls := make([]Layout, 0, len(knownSpecs))
+	for _, s := range knownSpecs {
+		l, err := ParseSpec(s)
+		if err != nil {
+			panic(err) // unreachable: constant, valid specs
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// Candidates returns the distinct paths (relative, '/'-separated) Find
+// probes for name, in order: every layout of dir's layout.conf, then
+// KnownLayouts, then flat. An unreadable or malformed layout.conf is
+// ignored (Portage treats it as flat). It fails only for invalid names.
+func Candidates(dir, name string, digests map[string]string) ([]string, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	var layouts []Layout
+	if c, err := LoadConfig(filepath.Join(dir, ConfigName)); err == nil {
+		layouts = append(layouts, c.Layouts...)
+	}
+	layouts = append(layouts, KnownLayouts()...)
+	layouts = append(layouts, flatLayout{})
+	seen := make(map[string]bool, len(layouts))
+	var out []string
+	for _, l := range layouts {
+		p, ok := l.Path(name, digests)
+		if !ok || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Find returns the full path of distfile name inside dir, trying every
+// path Candidates lists and returning the first that is a regular file
+// (symlinks are followed; directories and other types are ignored). A file
+// that is not present fails with an error wrapping fs.ErrNotExist; an
+// invalid name fails with an error wrapping ErrInvalidName.
+func Find(dir, name string, digests map[string]string) (string, error) {
+	cands, err := Candidates(dir, name, digests)
+	if err != nil {
+		return "", fmt.Errorf("find distfile: %w", err)
+	}
+	var other error
+	for _, rel := range cands {
+		full := filepath.Join(dir, filepath.FromSlash(rel))
+		fi, err := os.Stat(full)
+		if err == nil {
+			if fi.Mode().IsRegular() {
+				return full, nil
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) && other == nil {
+			other = err
+		}
+	}
+	if other != nil {
+		return "", fmt.Errorf("find distfile %q in %s: %w (%w)", name, dir, fs.ErrNotExist, other)
+	}
+	return "", fmt.Errorf("find distfile %q in %s: %w", name, dir, fs.ErrNotExist)
+}
