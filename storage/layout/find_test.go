@@ -1,0 +1,129 @@
+package layout
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// put writes content at dir/rel, creating parent directories.
+func put(t testing.TB, dir, rel, content string) string {
+	t.Helper()
+	full := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return full
+}
+
+func putConf(t testing.TB, dir, conf string) {
+	t.Helper()
+	put(t, dir, ConfigName, conf)
+}
+
+func TestFindOwnLayoutConf(t *testing.T) {
+	dir := t.TempDir()
+	// A layout only layout.conf knows about.
+	putConf(t, dir, "[structure]\n0=filename-hash SHA1 8:16\n1=flat\n")
+	want := put(t, dir, "19/c3b6/foo-1.tar.gz", "x")
+	if got, err := Find(dir, "foo-1.tar.gz", nil); err != nil || got != want {
+		t.Fatalf("Find = %q, %v; want %q", got, err, want)
+	}
+}
+
+func TestFindNestedWithoutConf(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{"1b/foo-1.tar.gz", "80/0b/which-2.23.tar.gz"} {
+		want := put(t, dir, rel, "x")
+		got, err := Find(dir, filepath.Base(rel), nil)
+		if err != nil || got != want {
+			t.Errorf("Find = %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+func TestFindPrefersNestedThenFlat(t *testing.T) {
+	dir := t.TempDir()
+	flat := put(t, dir, "foo-1.tar.gz", "flat")
+	if got, err := Find(dir, "foo-1.tar.gz", nil); err != nil || got != flat {
+		t.Fatalf("flat fallback: %q, %v", got, err)
+	}
+	nested := put(t, dir, "1b/foo-1.tar.gz", "nested")
+	if got, err := Find(dir, "foo-1.tar.gz", nil); err != nil || got != nested {
+		t.Fatalf("nested first: %q, %v", got, err)
+	}
+	// With a layout.conf that prefers flat, flat wins.
+	putConf(t, dir, "[structure]\n0=flat\n1=filename-hash BLAKE2B 8\n")
+	if got, err := Find(dir, "foo-1.tar.gz", nil); err != nil || got != flat {
+		t.Fatalf("flat-first conf: %q, %v", got, err)
+	}
+}
+
+func TestFindContentHash(t *testing.T) {
+	dir := t.TempDir()
+	d := emptyDigests()
+	want := put(t, dir, "cf/83/e1/"+d["SHA512"], "")
+	if got, err := Find(dir, "empty.txt", d); err != nil || got != want {
+		t.Fatalf("Find = %q, %v; want %q", got, err, want)
+	}
+	if _, err := Find(dir, "empty.txt", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("without digests: %v", err)
+	}
+}
+
+func TestFindIgnoresDirectoriesAndMissing(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "1b", "foo-1.tar.gz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "foo-1.tar.gz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Find(dir, "foo-1.tar.gz", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("directories matched: %q, %v", p, err)
+	}
+	// A file where a bucket directory would be (ENOTDIR) is not an error.
+	put(t, dir, "80", "not a dir")
+	if _, err := Find(dir, "which-2.23.tar.gz", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ENOTDIR: %v", err)
+	}
+	// Symlinks to regular files count.
+	target := put(t, t.TempDir(), "real", "x")
+	if err := os.Symlink(target, filepath.Join(dir, "link.tar.gz")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Find(dir, "link.tar.gz", nil); err != nil {
+		t.Fatalf("symlink: %v", err)
+	}
+}
+
+func TestFindBrokenConfIgnored(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/tex-overlay-metadata.layout.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putConf(t, dir, string(data))
+	want := put(t, dir, "1b/foo-1.tar.gz", "x")
+	if got, err := Find(dir, "foo-1.tar.gz", nil); err != nil || got != want {
+		t.Fatalf("Find = %q, %v", got, err)
+	}
+}
+
+func TestFindInvalidNames(t *testing.T) {
+	dir := t.TempDir()
+	put(t, dir, "sub/x", "x")
+	for _, name := range []string{"", ".", "..", "sub/x", "../etc/passwd", "a\x00b"} {
+		if p, err := Find(dir, name, nil); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("Find(%q) = %q, %v; want ErrInvalidName", name, p, err)
+		}
+	}
+	if _, err := Find(filepath.Join(dir, "nope"), "x", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing dir: %v", err)
+	}
+}
