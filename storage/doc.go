@@ -1,0 +1,23 @@
+// Package storage owns where bytes live and when they are final: the anacrolix storage (staging →
+// verify → GLEP 75 store), the state db, quarantine.
+//
+// A [Store] is an anacrolix storage.ClientImplCloser in which every torrent file is a real, named
+// file. Files that are already at their final path (a store or a flat distdir seeded in place) are
+// read where they are and never copied. Missing files download into Dir/.partial/<infohash>/<index>
+// (names derived only from the infohash and file index, never from hostile torrent paths). When
+// the last piece of a downloaded file is verified by the torrent client, the file is queued once
+// for the finalize pipeline: a [Verifier] checks it against the authority (Manifest digests) on a
+// worker goroutine, then it is fsynced and renamed to its [Placement] path (or quarantined on
+// mismatch). BEP 47 pad files are virtual: reads yield zeros, writes are discarded.
+//
+// Trust policy for pre-placed files: a file found at its final path with no state-db record is
+// hashed once by the torrent client (Completion Ok=false → initial check). If every piece of it
+// verifies, it is recorded Final without running the Verifier: the SHA-1 piece hashes prove it is
+// byte-identical to the torrent, and the store's contents were placed by a verifying process (or
+// by the operator, who owns the seed directories). The Verifier runs only for downloaded files.
+//
+// State (piece bits and per-file records) lives in a bbolt database at Dir/.distswarm/state.db.
+// On restart, Final files whose (size, mtime) still match are reported complete without
+// rehashing, Verifying files are re-queued, partial downloads resume from persisted piece bits,
+// and Rejected files stay rejected.
+package storage

@@ -1,0 +1,413 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Phase is where a file is in its life cycle.
+type Phase uint8
+
+// Phases. Only Verifying, Final, Rejected, Unverified and Damaged are persisted.
+const (
+	PhaseMissing    Phase = iota // nothing known yet (or not open)
+	PhaseStaging                 // downloading into Dir/.partial
+	PhaseVerifying               // all pieces verified; queued for the Verifier
+	PhaseFinal                   // at its final path, verified (or adopted as seed material)
+	PhaseRejected                // the Verifier rejected it; quarantined, not fetched again
+	PhaseUnverified              // complete but no authority (or not placeable); stays staged
+	PhaseDamaged                 // a final file lost or changed data; being fetched again
+)
+
+var phaseNames = [...]string{"Missing", "Staging", "Verifying", "Final", "Rejected", "Unverified", "Damaged"}
+
+func (p Phase) String() string {
+	if int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return "Phase(" + strconv.Itoa(int(p)) + ")"
+}
+
+// FileState is the observable state of one torrent file.
+type FileState struct {
+	Phase     Phase
+	FinalPath string    // set when Final
+	Size      int64     // of the final file when recorded
+	ModTime   time.Time // of the final file when recorded
+	Err       error     // why Rejected, Unverified or Damaged
+}
+
+func (r fileRecord) fileState() FileState {
+	st := FileState{Phase: r.Phase}
+	if r.Err != "" {
+		st.Err = errors.New(r.Err)
+	}
+	if r.Phase == PhaseFinal {
+		st.FinalPath, st.Size, st.ModTime = r.FinalPath, r.Size, time.Unix(0, r.ModTime)
+	}
+	return st
+}
+
+// EventKind says what happened to a file.
+type EventKind int
+
+// Event kinds.
+const (
+	EventFinal      EventKind = iota // placed at (or adopted from) its final path
+	EventRejected                    // the Verifier rejected it; it was quarantined
+	EventUnverified                  // no authority; it stays staged
+	EventDamaged                     // a final file lost data; it is fetched again
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventFinal:
+		return "Final"
+	case EventRejected:
+		return "Rejected"
+	case EventUnverified:
+		return "Unverified"
+	case EventDamaged:
+		return "Damaged"
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Event reports a file state change. Path is the final path (Final), the quarantine path
+// (Rejected, Damaged when moved) or the staging path (Unverified).
+type Event struct {
+	Kind EventKind
+	File FileRef
+	Path string
+	Err  error
+}
+
+type job struct {
+	t *torrentStore
+	f *fileEntry
+}
+
+func (s *Store) enqueue(j job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.queue = append(s.queue, j)
+	s.cond.Signal()
+}
+
+func (s *Store) worker() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		j := s.queue[0]
+		s.queue[0] = job{}
+		s.queue = s.queue[1:]
+		s.inflight++
+		s.mu.Unlock()
+		j.t.finalize(j.f)
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+	}
+}
+
+// finalize runs one file through verify-and-place. Worker goroutine.
+func (t *torrentStore) finalize(f *fileEntry) {
+	t.mu.Lock()
+	if t.closed {
+		f.queued = false
+		t.mu.Unlock()
+		return
+	}
+	t.jobs.Add(1)
+	preplaced := f.preplaced
+	wasVerifying := f.phase == PhaseVerifying
+	f.phase = PhaseVerifying
+	t.mu.Unlock()
+	defer t.jobs.Done()
+	defer func() {
+		t.mu.Lock()
+		f.queued = false
+		t.mu.Unlock()
+	}()
+	s := t.s
+
+	if f.ref.Length == 0 && f.final != "" {
+		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+			preplaced = true
+		}
+	}
+	if preplaced {
+		t.recordFinal(f)
+		return
+	}
+	if !wasVerifying {
+		rec := fileRecord{Phase: PhaseVerifying}
+		if err := s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
+			s.log.Error("persist verifying", "file", f.ref.Path, "err", err)
+		}
+	}
+	if f.ref.Length == 0 {
+		if err := createEmpty(f.staging); err != nil {
+			t.unverified(f, err)
+			return
+		}
+	}
+	switch {
+	case f.final == "":
+		t.unverified(f, ErrNotPlaceable)
+		return
+	case s.o.Verifier == nil:
+		t.unverified(f, ErrNoAuthority)
+		return
+	}
+	err := s.o.Verifier.Verify(t.ctx, f.ref, f.staging)
+	if t.ctx.Err() != nil {
+		return // interrupted: stays Verifying, re-queued on the next open
+	}
+	switch {
+	case err == nil:
+		if err := t.place(f); err != nil {
+			s.log.Error("place file", "file", f.ref.Path, "final", f.final, "err", err)
+			t.unverified(f, err)
+			return
+		}
+		t.recordFinal(f)
+	case errors.Is(err, ErrNoAuthority):
+		t.unverified(f, err)
+	default:
+		t.reject(f, err)
+	}
+}
+
+func createEmpty(p string) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("staging dir: %w", err)
+	}
+	fh, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create empty staging file: %w", err)
+	}
+	return fh.Close()
+}
+
+// place makes the staged file durable and renames it to its final path; readers are switched to
+// the final path atomically with the rename.
+func (t *torrentStore) place(f *fileEntry) error {
+	if err := fsyncFile(f.staging); err != nil {
+		return err
+	}
+	dir := filepath.Dir(f.final)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create final dir: %w", err)
+	}
+	f.io.Lock()
+	t.s.files.forget(f.staging)
+	t.s.files.forget(f.final)
+	err := os.Rename(f.staging, f.final)
+	if errors.Is(err, syscall.EXDEV) {
+		err = copyAcross(f.staging, f.final)
+	}
+	if err == nil {
+		f.cur = f.final
+	}
+	f.io.Unlock()
+	if err != nil {
+		return fmt.Errorf("move to final path: %w", err)
+	}
+	return fsyncDir(dir)
+}
+
+// copyAcross copies src to dst on another filesystem: copy to a temporary name next to dst,
+// fsync, rename over dst, then remove src.
+func copyAcross(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".distswarm-tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return os.Remove(src)
+}
+
+func fsyncFile(p string) error {
+	fh, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	defer fh.Close()
+	if err := fh.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", p, err)
+	}
+	return nil
+}
+
+func fsyncDir(dir string) error {
+	fh, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync dir: %w", err)
+	}
+	defer fh.Close()
+	if err := fh.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// recordFinal records a file that is at its final path and emits EventFinal.
+func (t *torrentStore) recordFinal(f *fileEntry) {
+	st, err := os.Stat(f.final)
+	if err != nil {
+		t.unverified(f, fmt.Errorf("stat final file: %w", err))
+		return
+	}
+	rec := fileRecord{Phase: PhaseFinal, FinalPath: f.final, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
+	if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
+		t.s.log.Error("persist final", "file", f.ref.Path, "err", err)
+	}
+	f.io.Lock()
+	f.cur = f.final
+	f.io.Unlock()
+	t.mu.Lock()
+	f.phase, f.rec, f.err, f.preplaced = PhaseFinal, rec, nil, false
+	t.mu.Unlock()
+	t.s.emit(Event{Kind: EventFinal, File: f.ref, Path: f.final})
+}
+
+// unverified leaves the file staged and records why.
+func (t *torrentStore) unverified(f *fileEntry, why error) {
+	rec := fileRecord{Phase: PhaseUnverified, Err: why.Error()}
+	if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
+		t.s.log.Error("persist unverified", "file", f.ref.Path, "err", err)
+	}
+	t.mu.Lock()
+	f.phase, f.rec, f.err = PhaseUnverified, rec, why
+	t.mu.Unlock()
+	t.s.emit(Event{Kind: EventUnverified, File: f.ref, Path: f.staging, Err: why})
+}
+
+// quarantinePath names a quarantined copy: <base name>.<infohash prefix>.<index>[.suffix].
+func (t *torrentStore) quarantinePath(f *fileEntry, suffix string) string {
+	name := filepath.Base(filepath.FromSlash(f.ref.Path)) + "." + t.ih.HexString()[:12] + "." + strconv.Itoa(f.ref.Index) + suffix
+	return filepath.Join(t.s.quarDir, name)
+}
+
+// reject quarantines a staged file the Verifier refused, forgets its pieces, persists Rejected and
+// stops the client from fetching it again.
+func (t *torrentStore) reject(f *fileEntry, why error) {
+	s := t.s
+	q := t.quarantinePath(f, "")
+	if err := os.MkdirAll(s.quarDir, 0o755); err != nil {
+		s.log.Error("create quarantine dir", "err", err)
+	}
+	f.io.Lock()
+	s.files.forget(f.staging)
+	if err := os.Rename(f.staging, q); err != nil {
+		s.log.Error("quarantine", "file", f.ref.Path, "err", err)
+		_ = os.Remove(f.staging)
+		q = ""
+	}
+	f.cur = f.staging
+	f.io.Unlock()
+	rec := fileRecord{Phase: PhaseRejected, Err: why.Error()}
+	if err := s.db.setFile(t.ih, f.ref.Index, &rec, f.begin, f.end); err != nil {
+		s.log.Error("persist rejected", "file", f.ref.Path, "err", err)
+	}
+	t.mu.Lock()
+	for p := f.begin; p < f.end; p++ {
+		t.setPieceLocked(p, pieceIncomplete)
+	}
+	f.phase, f.rec, f.err = PhaseRejected, rec, why
+	tor := t.tor
+	t.mu.Unlock()
+	if tor != nil {
+		t.excludeFile(tor, f)
+	}
+	t.refreshCompletion(f.begin, f.end)
+	s.log.Warn("file rejected", "file", f.ref.Path, "quarantine", q, "err", why)
+	s.emit(Event{Kind: EventRejected, File: f.ref, Path: q, Err: why})
+}
+
+// demote takes a file off its final path after data loss. fromFinal: the file was placed by us
+// (Final) and is moved to quarantine, Damaged; otherwise it was adopted from its final path and is
+// left there untouched. Either way its pieces are forgotten and it is fetched into staging.
+func (t *torrentStore) demote(f *fileEntry, why error, fromFinal bool) {
+	s := t.s
+	t.mu.Lock()
+	if (fromFinal && f.phase != PhaseFinal) || (!fromFinal && !f.preplaced) {
+		t.mu.Unlock()
+		return // already demoted
+	}
+	f.preplaced = false
+	f.phase = PhaseStaging
+	if fromFinal {
+		f.phase = PhaseDamaged
+	}
+	f.err = why
+	for p := f.begin; p < f.end; p++ {
+		t.setPieceLocked(p, pieceIncomplete)
+	}
+	t.mu.Unlock()
+
+	q := ""
+	f.io.Lock()
+	s.files.forget(f.final)
+	if fromFinal {
+		if _, err := os.Lstat(f.final); err == nil {
+			_ = os.MkdirAll(s.quarDir, 0o755)
+			q = t.quarantinePath(f, ".damaged")
+			if err := os.Rename(f.final, q); err != nil {
+				s.log.Error("quarantine damaged file", "file", f.final, "err", err)
+				q = ""
+			}
+		}
+	}
+	f.cur = f.staging
+	f.io.Unlock()
+
+	var rec *fileRecord
+	if fromFinal {
+		rec = &fileRecord{Phase: PhaseDamaged, Err: why.Error()}
+	}
+	if err := s.db.setFile(t.ih, f.ref.Index, rec, f.begin, f.end); err != nil {
+		s.log.Error("persist demotion", "file", f.ref.Path, "err", err)
+	}
+	t.refreshCompletion(f.begin, f.end)
+	s.log.Warn("file demoted", "file", f.ref.Path, "final", f.final, "err", why)
+	if fromFinal {
+		s.emit(Event{Kind: EventDamaged, File: f.ref, Path: q, Err: why})
+	}
+}

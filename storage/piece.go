@@ -1,0 +1,208 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/segments"
+	astorage "github.com/anacrolix/torrent/storage"
+)
+
+// pieceImpl implements storage.PieceImpl for one piece of a torrentStore.
+type pieceImpl struct {
+	t  *torrentStore
+	mp metainfo.Piece
+}
+
+var _ astorage.PieceImpl = (*pieceImpl)(nil)
+
+// each calls fn for every file extent covered by [off, off+n) of the piece, in order.
+func (p *pieceImpl) each(off, n int64, fn func(f *fileEntry, e segments.Extent) error) error {
+	for i, e := range p.t.index.LocateIter(segments.Extent{Start: p.mp.Offset() + off, Length: n}) {
+		if e.Length == 0 {
+			continue
+		}
+		if err := fn(p.t.files[i], e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadAt reads piece data: zeros for pad files, otherwise pread on the file's current path under
+// its read lock, so a concurrent move is never observed. Missing data yields io.EOF (the client
+// then marks the piece not complete); other failures are returned as non-EOF errors.
+func (p *pieceImpl) ReadAt(b []byte, off int64) (n int, err error) {
+	err = p.each(off, int64(len(b)), func(f *fileEntry, e segments.Extent) error {
+		buf := b[n : n+int(e.Length)]
+		m, err := p.t.readFile(f, buf, e.Start)
+		n += m
+		return err
+	})
+	if err == nil && n < len(b) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) {
+	if f.pad {
+		clear(b)
+		return len(b), nil
+	}
+	f.io.RLock()
+	if f.cur == "" {
+		f.io.RUnlock()
+		t.resolve(f)
+		f.io.RLock()
+	}
+	defer f.io.RUnlock()
+	rw := f.cur == f.staging
+	h, err := t.s.files.acquire(f.cur, rw, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, io.EOF // data is not there
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", f.cur, err)
+	}
+	defer t.s.files.release(h)
+	n, err := h.f.ReadAt(b, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("read %s: %w", f.cur, err)
+	}
+	return n, err
+}
+
+// WriteAt writes piece data into staging. Pad bytes are discarded, and so are bytes of files that
+// are sealed (Verifying, Final, Unverified, or read at their final path): their data is already
+// verified, which happens for pieces shared with a neighbour in torrents without pads.
+func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
+	err = p.each(off, int64(len(b)), func(f *fileEntry, e segments.Extent) error {
+		buf := b[n : n+int(e.Length)]
+		if !f.pad {
+			if err := p.t.writeFile(f, buf, e.Start); err != nil {
+				return err
+			}
+		}
+		n += len(buf)
+		return nil
+	})
+	return n, err
+}
+
+func (t *torrentStore) writeFile(f *fileEntry, b []byte, off int64) error {
+	t.mu.Lock()
+	sealed := f.phase == PhaseFinal || f.phase == PhaseVerifying || f.phase == PhaseUnverified
+	t.mu.Unlock()
+	if sealed {
+		return nil
+	}
+	f.io.RLock()
+	if f.cur == "" {
+		f.io.RUnlock()
+		t.resolve(f)
+		f.io.RLock()
+	}
+	defer f.io.RUnlock()
+	if f.cur != f.staging {
+		return nil // preplaced file at its final path: never written
+	}
+	h, err := t.s.files.acquire(f.staging, true, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(f.staging), 0o755); err != nil {
+			return fmt.Errorf("staging dir: %w", err)
+		}
+		h, err = t.s.files.acquire(f.staging, true, true)
+	}
+	if err != nil {
+		return fmt.Errorf("open staging %s: %w", f.staging, err)
+	}
+	defer t.s.files.release(h)
+	if _, err := h.f.WriteAt(b, off); err != nil {
+		return fmt.Errorf("write staging %s: %w", f.staging, err)
+	}
+	return nil
+}
+
+// MarkComplete persists the piece bit and, when this was the last missing piece of a file, queues
+// the file for finalization. O(files in the piece). Runs on the client's hasher goroutine.
+func (p *pieceImpl) MarkComplete() error {
+	t, idx := p.t, p.mp.Index()
+	t.mu.Lock()
+	already := t.pieces[idx] == pieceComplete
+	t.mu.Unlock()
+	if already {
+		return nil
+	}
+	perr := t.s.db.setPiece(t.ih, idx, true)
+	if perr != nil {
+		t.s.log.Error("persist piece completion", "infohash", t.ih.HexString(), "piece", idx, "err", perr)
+	}
+	var verifying []*fileEntry
+	t.mu.Lock()
+	for _, f := range t.setPieceLocked(idx, pieceComplete) {
+		switch {
+		case f.queued || f.phase == PhaseFinal || f.phase == PhaseRejected:
+		case f.preplaced:
+			t.enqueueLocked(f) // adopt: already at its final path
+		default:
+			f.phase = PhaseVerifying
+			verifying = append(verifying, f)
+		}
+	}
+	t.mu.Unlock()
+	for _, f := range verifying {
+		rec := fileRecord{Phase: PhaseVerifying}
+		if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
+			t.s.log.Error("persist verifying", "file", f.ref.Path, "err", err)
+		}
+		t.mu.Lock()
+		t.enqueueLocked(f)
+		t.mu.Unlock()
+	}
+	return perr
+}
+
+// MarkNotComplete records a failed hash or lost data. A Final file that lost data is demoted
+// (quarantined, Damaged, fetched again); a file adopted from its final path that fails a piece is
+// left untouched there and downloaded into staging instead.
+func (p *pieceImpl) MarkNotComplete() error {
+	t, idx := p.t, p.mp.Index()
+	t.mu.Lock()
+	was := t.pieces[idx]
+	t.setPieceLocked(idx, pieceIncomplete)
+	var demoteFinal, demotePre []*fileEntry
+	t.filesOfPiece(idx, func(f *fileEntry) {
+		switch {
+		case f.phase == PhaseFinal:
+			demoteFinal = append(demoteFinal, f)
+		case f.preplaced:
+			demotePre = append(demotePre, f)
+		}
+	})
+	t.mu.Unlock()
+	var err error
+	if was == pieceComplete {
+		err = t.s.db.setPiece(t.ih, idx, false)
+	}
+	for _, f := range demoteFinal {
+		t.demote(f, fmt.Errorf("piece %d of final file failed", idx), true)
+	}
+	for _, f := range demotePre {
+		t.demote(f, fmt.Errorf("piece %d of file at final path failed", idx), false)
+	}
+	return err
+}
+
+// Completion is an in-memory lookup (called under the client lock).
+func (p *pieceImpl) Completion() astorage.Completion {
+	p.t.mu.Lock()
+	v := p.t.pieces[p.mp.Index()]
+	p.t.mu.Unlock()
+	return astorage.Completion{Ok: v != pieceUnknown, Complete: v == pieceComplete}
+}

@@ -1,0 +1,199 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/anacrolix/torrent/metainfo"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket layout: torrents/<20-byte infohash>/{pieces,files}. pieces: big-endian uint32 piece index
+// → 0x01 (present = complete). files: big-endian uint32 file index → JSON fileRecord.
+var (
+	bucketTorrents = []byte("torrents")
+	bucketPieces   = []byte("pieces")
+	bucketFiles    = []byte("files")
+)
+
+// fileRecord is the persisted per-file state. Missing and Staging are never persisted: they are
+// derived from the piece bits.
+type fileRecord struct {
+	Phase     Phase  `json:"phase"`
+	FinalPath string `json:"final_path,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	ModTime   int64  `json:"mtime_ns,omitempty"`
+	Err       string `json:"err,omitempty"`
+}
+
+// stateDB wraps the bbolt database holding piece bits and file records.
+type stateDB struct {
+	db *bolt.DB
+}
+
+func openStateDB(path string) (*stateDB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("state db dir: %w", err)
+	}
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state db %s: %w", path, err)
+	}
+	return &stateDB{db: db}, nil
+}
+
+func (s *stateDB) Close() error { return s.db.Close() }
+
+func u32key(i int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(i))
+	return b[:]
+}
+
+// torrentBucket returns (creating if asked) the sub-bucket `name` of torrent ih.
+func torrentBucket(tx *bolt.Tx, ih metainfo.Hash, name []byte, create bool) (*bolt.Bucket, error) {
+	if !create {
+		root := tx.Bucket(bucketTorrents)
+		if root == nil {
+			return nil, nil
+		}
+		tb := root.Bucket(ih[:])
+		if tb == nil {
+			return nil, nil
+		}
+		return tb.Bucket(name), nil
+	}
+	root, err := tx.CreateBucketIfNotExists(bucketTorrents)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := root.CreateBucketIfNotExists(ih[:])
+	if err != nil {
+		return nil, err
+	}
+	return tb.CreateBucketIfNotExists(name)
+}
+
+// load reads every complete piece bit and every file record of a torrent in one read transaction.
+func (s *stateDB) load(ih metainfo.Hash, numPieces int) (pieces []bool, files map[int]fileRecord, err error) {
+	pieces = make([]bool, numPieces)
+	files = make(map[int]fileRecord)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		pb, _ := torrentBucket(tx, ih, bucketPieces, false)
+		if pb != nil {
+			if err := pb.ForEach(func(k, _ []byte) error {
+				if len(k) == 4 {
+					if i := int(binary.BigEndian.Uint32(k)); i < numPieces {
+						pieces[i] = true
+					}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		fb, _ := torrentBucket(tx, ih, bucketFiles, false)
+		if fb == nil {
+			return nil
+		}
+		return fb.ForEach(func(k, v []byte) error {
+			if len(k) != 4 {
+				return nil
+			}
+			var r fileRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("file record %x: %w", k, err)
+			}
+			files[int(binary.BigEndian.Uint32(k))] = r
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load state of %s: %w", ih.HexString(), err)
+	}
+	return pieces, files, nil
+}
+
+// setPiece persists one piece bit. Batched: concurrent hashers share one commit (one fsync).
+func (s *stateDB) setPiece(ih metainfo.Hash, index int, complete bool) error {
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		b, err := torrentBucket(tx, ih, bucketPieces, true)
+		if err != nil {
+			return err
+		}
+		if complete {
+			return b.Put(u32key(index), []byte{1})
+		}
+		return b.Delete(u32key(index))
+	})
+	if err != nil {
+		return fmt.Errorf("persist piece %d of %s: %w", index, ih.HexString(), err)
+	}
+	return nil
+}
+
+// setFile persists a file record and, in the same transaction, clears the bits of pieces
+// [clearBegin, clearEnd) (pass an empty range to keep them).
+func (s *stateDB) setFile(ih metainfo.Hash, index int, r *fileRecord, clearBegin, clearEnd int) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fb, err := torrentBucket(tx, ih, bucketFiles, true)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			if err := fb.Delete(u32key(index)); err != nil {
+				return err
+			}
+		} else {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := fb.Put(u32key(index), v); err != nil {
+				return err
+			}
+		}
+		if clearBegin >= clearEnd {
+			return nil
+		}
+		pb, err := torrentBucket(tx, ih, bucketPieces, true)
+		if err != nil {
+			return err
+		}
+		for p := clearBegin; p < clearEnd; p++ {
+			if err := pb.Delete(u32key(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("persist file %d of %s: %w", index, ih.HexString(), err)
+	}
+	return nil
+}
+
+// getFile reads one file record; ok=false when there is none.
+func (s *stateDB) getFile(ih metainfo.Hash, index int) (r fileRecord, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		fb, _ := torrentBucket(tx, ih, bucketFiles, false)
+		if fb == nil {
+			return nil
+		}
+		v := fb.Get(u32key(index))
+		if v == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(v, &r)
+	})
+	if err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		err = fmt.Errorf("read file %d of %s: %w", index, ih.HexString(), err)
+	}
+	return r, ok, err
+}

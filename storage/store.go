@@ -1,0 +1,259 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	astorage "github.com/anacrolix/torrent/storage"
+)
+
+// ErrNoAuthority is returned (wrapped) by a Verifier that knows nothing about a file. The file
+// stays staged and is reported Unverified.
+var ErrNoAuthority = errors.New("no authority for file")
+
+// ErrNotPlaceable is the Err of an Unverified file for which the Placement has no final path.
+var ErrNotPlaceable = errors.New("file has no final path")
+
+// FileRef names one file of a torrent.
+type FileRef struct {
+	InfoHash metainfo.Hash
+	Index    int    // index in info.UpvertedFiles() (pads included in the numbering)
+	Path     string // torrent-internal path joined with "/", without the torrent name
+	Length   int64
+}
+
+// Placement decides where a torrent file lives once final. Pure function of metadata.
+type Placement interface {
+	// FinalPath returns the absolute final path for a (non-pad) file; ok=false means the file is
+	// never placed (it stays staged, e.g. unknown paths).
+	FinalPath(info *metainfo.Info, f FileRef) (path string, ok bool)
+}
+
+// Verifier checks a fully-downloaded staged file against the authority (Manifest digests). It
+// runs on a finalize worker, never on the torrent client's hasher goroutine.
+type Verifier interface {
+	// Verify returns nil if the file is good; an error wrapping ErrNoAuthority if nothing is
+	// known about it (it stays staged, reported Unverified); any other error rejects it.
+	Verify(ctx context.Context, f FileRef, stagedPath string) error
+}
+
+// Options configures a Store.
+type Options struct {
+	// Dir is the store root. Staging: Dir/.partial/<infohash>/<index>; quarantine:
+	// Dir/.quarantine/; state db: Dir/.distswarm/state.db (bbolt).
+	Dir       string
+	Placement Placement
+	// Verifier nil => every completed file is Unverified.
+	Verifier Verifier
+	// OnEvent is called from worker goroutines; it must not block long.
+	OnEvent func(Event)
+	// MaxOpenFiles bounds the LRU of open files (default 128).
+	MaxOpenFiles int
+	// Workers is the number of finalize workers (default 2).
+	Workers int
+	Logger  *slog.Logger
+	// SeedRoots are extra absolute directories (besides Dir) under which FinalPath results are
+	// accepted, e.g. a flat distdir seeded in place.
+	SeedRoots []string
+}
+
+// Store is an anacrolix storage.ClientImplCloser backed by real named files with a
+// verify-and-place finalize pipeline. Create it with Open.
+type Store struct {
+	o          Options
+	dir        string
+	partialDir string
+	quarDir    string
+	roots      []string // cleaned absolute roots FinalPath results must be under
+	log        *slog.Logger
+	db         *stateDB
+	files      *fileCache
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signalled on queue changes; guarded by mu
+	queue    []job
+	inflight int
+	closed   bool
+	torrents map[metainfo.Hash]*torrentStore
+	attached map[metainfo.Hash]*torrent.Torrent
+}
+
+var _ astorage.ClientImplCloser = (*Store)(nil)
+
+// Open opens (creating if needed) the store rooted at o.Dir and starts its finalize workers.
+func Open(o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, errors.New("storage: Options.Dir is required")
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if o.MaxOpenFiles <= 0 {
+		o.MaxOpenFiles = 128
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Store{
+		o:          o,
+		dir:        dir,
+		partialDir: filepath.Join(dir, ".partial"),
+		quarDir:    filepath.Join(dir, ".quarantine"),
+		roots:      []string{dir},
+		log:        o.Logger.With("component", "storage"),
+		files:      newFileCache(o.MaxOpenFiles),
+		torrents:   make(map[metainfo.Hash]*torrentStore),
+		attached:   make(map[metainfo.Hash]*torrent.Torrent),
+	}
+	for _, r := range o.SeedRoots {
+		if !filepath.IsAbs(r) {
+			return nil, fmt.Errorf("storage: seed root %q is not absolute", r)
+		}
+		s.roots = append(s.roots, filepath.Clean(r))
+	}
+	s.cond = sync.NewCond(&s.mu)
+	s.db, err = openStateDB(filepath.Join(dir, ".distswarm", "state.db"))
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for range o.Workers {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s, nil
+}
+
+// Close stops the finalize workers (an interrupted verification stays Verifying and is re-queued
+// on the next open), closes open files and the state db.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.queue = nil
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return errors.Join(s.files.closeAll(), s.db.Close())
+}
+
+// OpenTorrent implements storage.ClientImpl. It is called with the torrent client's lock held:
+// it reads the state db once and does no per-file filesystem work.
+func (s *Store) OpenTorrent(ctx context.Context, info *metainfo.Info, ih metainfo.Hash) (astorage.TorrentImpl, error) {
+	t, err := s.openTorrent(info, ih)
+	if err != nil {
+		return astorage.TorrentImpl{}, fmt.Errorf("storage: open torrent %s: %w", ih.HexString(), err)
+	}
+	return t.impl(), nil
+}
+
+// Attach lets the store act on the torrent: set priority None on rejected files and refresh piece
+// completion after demotions. Call it after AddTorrent and once the info is known (GotInfo).
+func (s *Store) Attach(t *torrent.Torrent) {
+	ih := t.InfoHash()
+	s.mu.Lock()
+	s.attached[ih] = t
+	ts := s.torrents[ih]
+	s.mu.Unlock()
+	if ts != nil {
+		ts.attach(t)
+	}
+}
+
+// attachedTorrent returns the torrent attached for ih, if any.
+func (s *Store) attachedTorrent(ih metainfo.Hash) *torrent.Torrent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attached[ih]
+}
+
+// State reports the state of file index of torrent ih. For a torrent that is not open, it is
+// read from the state db (Missing if unknown).
+func (s *Store) State(ih metainfo.Hash, index int) FileState {
+	s.mu.Lock()
+	t := s.torrents[ih]
+	s.mu.Unlock()
+	if t != nil {
+		return t.state(index)
+	}
+	r, ok, err := s.db.getFile(ih, index)
+	if err != nil {
+		return FileState{Phase: PhaseMissing, Err: err}
+	}
+	if !ok {
+		return FileState{Phase: PhaseMissing}
+	}
+	return r.fileState()
+}
+
+// WaitIdle waits until the finalize queue is drained and no job is running.
+func (s *Store) WaitIdle(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		idle := len(s.queue) == 0 && s.inflight == 0
+		s.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage: wait idle: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Store) emit(ev Event) {
+	if s.o.OnEvent != nil {
+		s.o.OnEvent(ev)
+	}
+}
+
+// underRoot reports whether the cleaned absolute path p is strictly inside one of the roots and
+// not inside the store's private directories.
+func (s *Store) underRoot(p string) bool {
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return false
+	}
+	for _, private := range []string{s.partialDir, s.quarDir, filepath.Join(s.dir, ".distswarm")} {
+		if within(private, p) || p == private {
+			return false
+		}
+	}
+	for _, r := range s.roots {
+		if within(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is strictly below dir (both clean and absolute).
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || rel == "." || rel == ".." {
+		return false
+	}
+	return !filepath.IsAbs(rel) && len(rel) >= 1 && !(len(rel) >= 3 && rel[:3] == ".."+string(filepath.Separator))
+}

@@ -1,0 +1,430 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/segments"
+	astorage "github.com/anacrolix/torrent/storage"
+)
+
+// Piece states kept in memory (the state db only stores complete bits).
+const (
+	pieceUnknown    int8 = -1 // Completion{Ok:false}: the client hashes it (initial check)
+	pieceIncomplete int8 = 0
+	pieceComplete   int8 = 1
+)
+
+// torrentStore is the per-torrent state of a Store.
+type torrentStore struct {
+	s     *Store
+	info  *metainfo.Info
+	ih    metainfo.Hash
+	index segments.Index
+	files []*fileEntry
+	ctx   context.Context // cancelled by close; passed to the Verifier
+	stop  context.CancelFunc
+	jobs  sync.WaitGroup // running finalize jobs and the reconcile scan
+
+	mu      sync.Mutex // guards the fields below and fileEntry's t.mu fields
+	pieces  []int8
+	closed  bool
+	tor     *torrent.Torrent
+	pending map[int]struct{} // pieces whose completion the client must re-read once attached
+}
+
+// fileEntry is one torrent file (pads included, to keep the numbering).
+type fileEntry struct {
+	ref        FileRef
+	pad        bool
+	begin, end int    // piece range [begin, end); empty for zero-length files
+	staging    string // Dir/.partial/<ih>/<index>
+	final      string // "" when not placeable
+
+	io  sync.RWMutex // readers/writers hold RLock; moves hold Lock
+	cur string       // current data path; "" = not yet resolved (guarded by io)
+
+	// guarded by torrentStore.mu
+	phase     Phase
+	remaining int  // pieces in range not complete
+	queued    bool // in the finalize queue or being finalized
+	preplaced bool // found at its final path without a db record; adopted once hashed
+	err       error
+	rec       fileRecord
+}
+
+// validateComponents checks torrent path components before any of them touches a path.
+func validateComponents(comps []string) error {
+	if len(comps) == 0 {
+		return errors.New("empty path")
+	}
+	for _, c := range comps {
+		switch {
+		case c == "" || c == "." || c == "..":
+			return fmt.Errorf("bad path component %q", c)
+		case strings.ContainsAny(c, "/\\\x00"):
+			return fmt.Errorf("bad character in path component %q", c)
+		}
+	}
+	return nil
+}
+
+func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStore, error) {
+	if info.PieceLength <= 0 {
+		return nil, errors.New("piece length is zero")
+	}
+	numPieces := info.NumPieces()
+	bits, recs, err := s.db.load(ih, numPieces)
+	if err != nil {
+		return nil, err
+	}
+	t := &torrentStore{
+		s:       s,
+		info:    info,
+		ih:      ih,
+		index:   info.FileSegmentsIndex(),
+		pieces:  make([]int8, numPieces),
+		pending: make(map[int]struct{}),
+	}
+	t.ctx, t.stop = context.WithCancel(s.ctx)
+	ihDir := filepath.Join(s.partialDir, ih.HexString())
+	i := 0
+	for fi := range info.UpvertedFilesIter() {
+		f := &fileEntry{pad: strings.Contains(fi.Attr, "p")}
+		comps := fi.BestPath()
+		if len(comps) == 0 {
+			comps = []string{info.BestName()}
+		}
+		if !f.pad {
+			if err := validateComponents(comps); err != nil {
+				t.stop()
+				return nil, fmt.Errorf("file %d: %w", i, err)
+			}
+		}
+		f.ref = FileRef{InfoHash: ih, Index: i, Path: strings.Join(comps, "/"), Length: fi.Length}
+		f.begin = fi.BeginPieceIndex(info.PieceLength)
+		f.end = fi.EndPieceIndex(info.PieceLength)
+		if fi.Length == 0 || f.end > numPieces {
+			f.end = min(f.end, numPieces)
+			if fi.Length == 0 {
+				f.end = f.begin
+			}
+		}
+		if !f.pad {
+			f.staging = filepath.Join(ihDir, strconv.Itoa(i))
+			if s.o.Placement != nil {
+				if p, ok := s.o.Placement.FinalPath(info, f.ref); ok {
+					p = filepath.Clean(p)
+					if s.underRoot(p) {
+						f.final = p
+					} else {
+						s.log.Warn("final path outside the store and seed roots; file will not be placed",
+							"infohash", ih.HexString(), "file", f.ref.Path, "final", p)
+					}
+				}
+			}
+		}
+		t.files = append(t.files, f)
+		i++
+	}
+
+	// Piece states: persisted bits first; pieces not covered by a known real file are unknown.
+	for p, b := range bits {
+		if b {
+			t.pieces[p] = pieceComplete
+		}
+	}
+	var reconcile, enqueue []*fileEntry
+	unknown := make([]bool, numPieces)
+	covered := make([]bool, numPieces)
+	for _, f := range t.files {
+		if f.pad {
+			continue
+		}
+		for p := f.begin; p < f.end; p++ {
+			covered[p] = true
+		}
+		rec, hasRec := recs[f.ref.Index]
+		f.rec = rec
+		if hasRec && rec.Err != "" {
+			f.err = errors.New(rec.Err)
+		}
+		anyBits := false
+		for p := f.begin; p < f.end; p++ {
+			anyBits = anyBits || bits[p]
+		}
+		switch {
+		case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == f.final && f.final != "":
+			f.phase, f.cur = PhaseFinal, f.final
+			for p := f.begin; p < f.end; p++ {
+				t.pieces[p] = pieceComplete
+			}
+			reconcile = append(reconcile, f)
+		case hasRec && rec.Phase == PhaseRejected:
+			f.phase, f.cur = PhaseRejected, f.staging
+			for p := f.begin; p < f.end; p++ {
+				t.pieces[p] = pieceIncomplete
+			}
+		case hasRec && (rec.Phase == PhaseVerifying || rec.Phase == PhaseUnverified || rec.Phase == PhaseDamaged):
+			f.phase, f.cur = rec.Phase, f.staging
+		case f.ref.Length == 0:
+			f.phase = PhaseMissing
+		case !anyBits:
+			f.phase = PhaseMissing // unresolved: found at its final path or downloaded, decided lazily
+			for p := f.begin; p < f.end; p++ {
+				unknown[p] = true
+			}
+		default:
+			f.phase, f.cur = PhaseStaging, f.staging
+		}
+	}
+	for p := range t.pieces {
+		if t.pieces[p] != pieceComplete && (unknown[p] || !covered[p]) {
+			t.pieces[p] = pieceUnknown
+		}
+	}
+	for _, f := range t.files {
+		if f.pad {
+			continue
+		}
+		for p := f.begin; p < f.end; p++ {
+			if t.pieces[p] != pieceComplete {
+				f.remaining++
+			}
+		}
+		switch {
+		case f.phase == PhaseFinal || f.phase == PhaseRejected:
+		case f.ref.Length == 0:
+			enqueue = append(enqueue, f)
+		case f.remaining == 0 && f.phase != PhaseMissing:
+			enqueue = append(enqueue, f)
+		case f.phase == PhaseVerifying || f.phase == PhaseUnverified:
+			f.phase = PhaseStaging // inconsistent record: pieces missing; keep downloading
+		}
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		t.stop()
+		return nil, errors.New("store is closed")
+	}
+	s.torrents[ih] = t
+	tor := s.attached[ih]
+	s.mu.Unlock()
+	for _, f := range enqueue {
+		t.mu.Lock()
+		t.enqueueLocked(f)
+		t.mu.Unlock()
+	}
+	if len(reconcile) > 0 {
+		t.jobs.Add(1)
+		go t.reconcile(reconcile)
+	}
+	if tor != nil {
+		// Calling into the Torrent here would deadlock (Client lock held): defer it.
+		go t.attach(tor)
+	}
+	return t, nil
+}
+
+func (t *torrentStore) impl() astorage.TorrentImpl {
+	return astorage.TorrentImpl{
+		PieceWithHash: func(p metainfo.Piece, _ g.Option[[]byte]) astorage.PieceImpl {
+			return &pieceImpl{t: t, mp: p}
+		},
+		Close: t.close,
+	}
+}
+
+// close detaches the torrent: running finalize jobs are cancelled (their files stay Verifying and
+// are re-queued on the next open) and waited for. Late MarkComplete calls are tolerated.
+func (t *torrentStore) close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.stop()
+	t.jobs.Wait()
+	s := t.s
+	s.mu.Lock()
+	if s.torrents[t.ih] == t {
+		delete(s.torrents, t.ih)
+	}
+	s.mu.Unlock()
+	for _, f := range t.files {
+		if !f.pad {
+			s.files.forget(f.staging)
+			if f.final != "" {
+				s.files.forget(f.final)
+			}
+		}
+	}
+	return nil
+}
+
+// attach records the torrent and applies what needed it: priority None on rejected files and
+// completion refreshes queued before the torrent was attached.
+func (t *torrentStore) attach(tor *torrent.Torrent) {
+	t.mu.Lock()
+	t.tor = tor
+	var rejected []*fileEntry
+	for _, f := range t.files {
+		if !f.pad && f.phase == PhaseRejected {
+			rejected = append(rejected, f)
+		}
+	}
+	pending := make([]int, 0, len(t.pending))
+	for p := range t.pending {
+		pending = append(pending, p)
+	}
+	clear(t.pending)
+	t.mu.Unlock()
+	for _, f := range rejected {
+		t.excludeFile(tor, f)
+	}
+	for _, p := range pending {
+		tor.Piece(p).UpdateCompletion()
+	}
+}
+
+// excludeFile stops the client from fetching a rejected file again.
+func (t *torrentStore) excludeFile(tor *torrent.Torrent, f *fileEntry) {
+	if files := tor.Files(); f.ref.Index < len(files) {
+		files[f.ref.Index].SetPriority(torrent.PiecePriorityNone)
+	}
+	if f.begin < f.end {
+		tor.CancelPieces(f.begin, f.end)
+	}
+}
+
+// refreshCompletion asks the client to re-read the completion of pieces [begin, end), now if the
+// torrent is attached, else when it is. Never call with t.mu held.
+func (t *torrentStore) refreshCompletion(begin, end int) {
+	t.mu.Lock()
+	tor := t.tor
+	if tor == nil {
+		for p := begin; p < end; p++ {
+			t.pending[p] = struct{}{}
+		}
+	}
+	t.mu.Unlock()
+	if tor != nil {
+		go func() {
+			for p := begin; p < end; p++ {
+				tor.Piece(p).UpdateCompletion()
+			}
+		}()
+	}
+}
+
+// filesOfPiece yields the indexes of the non-pad files overlapping piece p.
+func (t *torrentStore) filesOfPiece(p int, yield func(*fileEntry)) {
+	mp := t.info.Piece(p)
+	for i, e := range t.index.LocateIter(segments.Extent{Start: mp.Offset(), Length: mp.Length()}) {
+		if e.Length == 0 || i >= len(t.files) {
+			continue
+		}
+		if f := t.files[i]; !f.pad {
+			yield(f)
+		}
+	}
+}
+
+// setPieceLocked changes the in-memory state of piece p, keeping the per-file counters right, and
+// returns the files whose last missing piece this completed.
+func (t *torrentStore) setPieceLocked(p int, v int8) (done []*fileEntry) {
+	old := t.pieces[p]
+	if old == v {
+		return nil
+	}
+	t.pieces[p] = v
+	if (old == pieceComplete) == (v == pieceComplete) {
+		return nil
+	}
+	t.filesOfPiece(p, func(f *fileEntry) {
+		if v == pieceComplete {
+			f.remaining--
+			if f.remaining == 0 {
+				done = append(done, f)
+			}
+		} else {
+			f.remaining++
+		}
+	})
+	return done
+}
+
+// enqueueLocked queues f for finalization once.
+func (t *torrentStore) enqueueLocked(f *fileEntry) {
+	if f.queued || t.closed {
+		return
+	}
+	f.queued = true
+	t.s.enqueue(job{t: t, f: f})
+}
+
+// state returns the current state of file index.
+func (t *torrentStore) state(index int) FileState {
+	if index < 0 || index >= len(t.files) {
+		return FileState{Phase: PhaseMissing}
+	}
+	f := t.files[index]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := FileState{Phase: f.phase, Err: f.err}
+	if f.phase == PhaseFinal {
+		st.FinalPath, st.Size, st.ModTime = f.rec.FinalPath, f.rec.Size, time.Unix(0, f.rec.ModTime)
+	}
+	return st
+}
+
+// resolve decides, on first IO, whether an unresolved file is read at its final path (it is
+// there with the right size) or lives in staging. Called without f.io held.
+func (t *torrentStore) resolve(f *fileEntry) {
+	f.io.Lock()
+	defer f.io.Unlock()
+	if f.cur != "" {
+		return
+	}
+	if f.final != "" {
+		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == f.ref.Length {
+			f.cur = f.final
+			t.mu.Lock()
+			f.preplaced = true
+			t.mu.Unlock()
+			return
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.s.log.Warn("stat final path", "path", f.final, "err", err)
+		}
+	}
+	f.cur = f.staging
+}
+
+// reconcile checks, off the Client lock, that Final files are still what was recorded; a changed
+// or missing file is demoted and fetched again.
+func (t *torrentStore) reconcile(files []*fileEntry) {
+	defer t.jobs.Done()
+	for _, f := range files {
+		if t.ctx.Err() != nil {
+			return
+		}
+		st, err := os.Stat(f.final)
+		switch {
+		case err != nil:
+			t.demote(f, fmt.Errorf("final file: %w", err), true)
+		case st.Size() != f.rec.Size || st.ModTime().UnixNano() != f.rec.ModTime:
+			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, f.rec.Size, st.Size()), true)
+		}
+	}
+}
