@@ -1,0 +1,590 @@
+package collection
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/manifest"
+	"github.com/distswarm/distswarm/storage/layout"
+)
+
+// DefaultName is the default torrent name: a webseed URL "https://mirror/"
+// then maps to "https://mirror/distfiles/<GLEP 75 path>".
+const DefaultName = "distfiles"
+
+// ManifestName is the preferred path of the collection Manifest at the
+// torrent root.
+const ManifestName = "Manifest"
+
+// hashWorkers bounds how many files are hashed at once.
+const hashWorkers = 2
+
+// CreateOptions configures Create.
+type CreateOptions struct {
+	// From is a distdir: flat, or nested GLEP 75 (with or without
+	// layout.conf). Only regular files are collected. Skipped: dotfiles and
+	// dot directories (.partial, .quarantine, .distswarm, ...), layout.conf,
+	// *.__download__ and *._checksum_failure_* files.
+	From string
+	// Name is the torrent name; "" means DefaultName.
+	Name string
+	// Webseeds are BEP 19 URLs; each gets a trailing "/" if missing.
+	Webseeds []string
+	// Trackers are announce URLs, one tier each, in order.
+	Trackers []string
+	// PieceLength forces the piece length of every torrent (a power of two
+	// ≥ MinPieceLength); 0 chooses per torrent with PieceLengthFor.
+	PieceLength int64
+	// MaxFilesPerTorrent bounds the expected files per shard; 0 means
+	// DefaultMaxFilesPerTorrent.
+	MaxFilesPerTorrent int
+	// Progress, if set, is called with the bytes hashed so far and the
+	// total, from one goroutine at a time.
+	Progress func(doneBytes, totalBytes int64)
+}
+
+// Collection is a set of collection torrents.
+type Collection struct {
+	// Torrents holds one torrent, or the shards in Index.Shards order.
+	Torrents []*metainfo.MetaInfo
+	// Index describes the shards; nil when one torrent suffices.
+	Index *Index
+}
+
+// srcFile is one distfile found in From.
+type srcFile struct {
+	name string
+	path string // on disk
+	rel  string // relative to From, slash-separated
+	size int64
+
+	// Filled by hashing.
+	digests manifest.Digests
+	ph      pieceHashes
+	tpath   string // path inside the torrent (below the name)
+}
+
+// Create builds a collection from the distfiles in o.From.
+func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	if err := checkComponent(o.Name); err != nil {
+		return nil, fmt.Errorf("collection name: %w", err)
+	}
+	if o.MaxFilesPerTorrent <= 0 {
+		o.MaxFilesPerTorrent = DefaultMaxFilesPerTorrent
+	}
+	if o.PieceLength != 0 && !validPieceLength(o.PieceLength) {
+		return nil, fmt.Errorf("piece length %d: want a power of two ≥ %d (the anacrolix chunk size)", o.PieceLength, MinPieceLength)
+	}
+	webseeds, err := normalizeWebseeds(o.Webseeds)
+	if err != nil {
+		return nil, err
+	}
+	lay, err := sourceLayout(o.From)
+	if err != nil {
+		return nil, err
+	}
+	files, err := scan(ctx, o.From, lay)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("create collection: no distfiles in %s", o.From)
+	}
+
+	rule := chooseRule(files, o.PieceLength, o.MaxFilesPerTorrent)
+	groups, keys, err := group(files, rule)
+	if err != nil {
+		return nil, err
+	}
+	pls := make(map[string]int64, len(keys))
+	for _, k := range keys {
+		pl := o.PieceLength
+		if pl == 0 {
+			sizes := make([]int64, len(groups[k]))
+			for i, f := range groups[k] {
+				sizes[i] = f.size
+			}
+			pl = PieceLengthFor(sizes)
+		}
+		pls[k] = pl
+	}
+	if err := hashAll(ctx, groups, keys, pls, o.Progress); err != nil {
+		return nil, err
+	}
+
+	c := &Collection{}
+	if rule != nil {
+		c.Index = &Index{
+			Format:    IndexFormat,
+			Version:   IndexVersion,
+			Name:      o.Name,
+			Layout:    lay.String(),
+			ShardRule: *rule,
+		}
+	}
+	for _, k := range keys {
+		mi, sh, err := buildTorrent(o.Name, lay, groups[k], pls[k], webseeds, o.Trackers)
+		if err != nil {
+			return nil, err
+		}
+		c.Torrents = append(c.Torrents, mi)
+		if c.Index != nil {
+			sh.Key = k
+			c.Index.Shards = append(c.Index.Shards, sh)
+		}
+	}
+	return c, nil
+}
+
+// chooseRule returns nil when one torrent suffices, else the shard rule.
+func chooseRule(files []*srcFile, forcedPL int64, maxFiles int) *ShardRule {
+	if len(files) <= maxFiles {
+		if forcedPL != 0 {
+			return nil
+		}
+		sizes := make([]int64, len(files))
+		for i, f := range files {
+			sizes[i] = f.size
+		}
+		if _, r := pieceLengthFor(sizes, MinPieceLength); r <= acceptableWaste {
+			return nil
+		}
+	}
+	return &ShardRule{
+		Hash:       ShardHash,
+		HexDigits:  hexDigitsFor(len(files), maxFiles),
+		SmallBelow: DefaultSmallBelow,
+	}
+}
+
+// group splits files by shard key; keys are returned sorted. A nil rule
+// gives one group with key "".
+func group(files []*srcFile, rule *ShardRule) (map[string][]*srcFile, []string, error) {
+	groups := map[string][]*srcFile{}
+	for _, f := range files {
+		k := ""
+		if rule != nil {
+			var err error
+			if k, err = rule.Key(f.name, f.size); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", f.path, err)
+			}
+		}
+		groups[k] = append(groups[k], f)
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return groups, keys, nil
+}
+
+// sourceLayout returns From's layout.conf primary layout, or the default.
+func sourceLayout(from string) (layout.Layout, error) {
+	cfg, err := layout.LoadConfig(filepath.Join(from, "layout.conf"))
+	if err != nil {
+		return nil, fmt.Errorf("create collection: %w", err)
+	}
+	if len(cfg.Layouts) == 0 {
+		return layout.Default(), nil
+	}
+	return cfg.Primary(), nil
+}
+
+// skipName reports whether a directory entry is not a distfile.
+func skipName(name string) bool {
+	return strings.HasPrefix(name, ".") ||
+		name == "layout.conf" ||
+		strings.HasSuffix(name, ".__download__") ||
+		strings.Contains(name, "._checksum_failure_")
+}
+
+// scan walks from and returns its distfiles sorted by name. A name found
+// twice (e.g. flat and nested during a migration) is kept once: the copy at
+// lay's path if there is one, else the first in walk order; copies of
+// different sizes are an error.
+func scan(ctx context.Context, from string, lay layout.Layout) ([]*srcFile, error) {
+	byName := map[string]*srcFile{}
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", p, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != from && strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if skipName(name) || !d.Type().IsRegular() {
+			return nil
+		}
+		if err := layout.ValidName(name); err != nil {
+			return fmt.Errorf("scan %s: %w", p, err)
+		}
+		if !utf8.ValidString(name) {
+			return fmt.Errorf("scan %s: %w: %q is not valid UTF-8", p, layout.ErrInvalidName, name)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", p, err)
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", p, err)
+		}
+		f := &srcFile{name: name, path: p, rel: filepath.ToSlash(rel), size: fi.Size()}
+		if old, ok := byName[name]; ok {
+			if old.size != f.size {
+				return fmt.Errorf("scan: %s (%d bytes) and %s (%d bytes) are the same distfile with different sizes", old.path, old.size, f.path, f.size)
+			}
+			if want, ok := lay.Path(name, nil); ok && want == f.rel {
+				byName[name] = f
+			}
+			return nil
+		}
+		byName[name] = f
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	files := make([]*srcFile, 0, len(byName))
+	for _, f := range byName {
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b *srcFile) int { return strings.Compare(a.name, b.name) })
+	return files, nil
+}
+
+// normalizeWebseeds checks the URLs and gives each a trailing "/".
+func normalizeWebseeds(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("webseed %q: %w", s, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("webseed %q: want an http or https URL", s)
+		}
+		if !strings.HasSuffix(s, "/") {
+			s += "/"
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// checkComponent validates one path component inside a torrent.
+func checkComponent(c string) error {
+	switch {
+	case c == "":
+		return errors.New("empty path component")
+	case c == "." || c == "..":
+		return fmt.Errorf("path component %q", c)
+	case strings.ContainsAny(c, "/\\\x00"):
+		return fmt.Errorf("path component %q contains '/', '\\' or NUL", c)
+	}
+	return nil
+}
+
+// pieceHashes are the SHA-1 piece hashes of one piece-aligned file.
+type pieceHashes struct {
+	full      []byte   // hashes of the complete pieces
+	tailRaw   [20]byte // last partial piece as is (file last in the torrent)
+	tailPad   [20]byte // last partial piece zero-padded to the piece length
+	hasTail   bool
+	pieceSize int64
+}
+
+// pieceHasher is an io.Writer computing pieceHashes for one file that
+// starts on a piece boundary.
+type pieceHasher struct {
+	pl  int64
+	h   hash.Hash
+	n   int64
+	out pieceHashes
+}
+
+func newPieceHasher(pl int64) *pieceHasher {
+	return &pieceHasher{pl: pl, h: sha1.New(), out: pieceHashes{pieceSize: pl}}
+}
+
+func (p *pieceHasher) Write(b []byte) (int, error) {
+	total := len(b)
+	for len(b) > 0 {
+		k := min(int64(len(b)), p.pl-p.n)
+		p.h.Write(b[:k])
+		p.n += k
+		b = b[k:]
+		if p.n == p.pl {
+			p.out.full = p.h.Sum(p.out.full)
+			p.h.Reset()
+			p.n = 0
+		}
+	}
+	return total, nil
+}
+
+var zeroBlock [32 << 10]byte
+
+// finish completes the tail piece both ways and returns the hashes.
+func (p *pieceHasher) finish() pieceHashes {
+	if p.n > 0 {
+		p.out.hasTail = true
+		p.h.Sum(p.out.tailRaw[:0])
+		for left := p.pl - p.n; left > 0; {
+			k := min(left, int64(len(zeroBlock)))
+			p.h.Write(zeroBlock[:k])
+			left -= k
+		}
+		p.h.Sum(p.out.tailPad[:0])
+	}
+	return p.out
+}
+
+// progress serializes Progress calls.
+type progress struct {
+	mu          sync.Mutex
+	fn          func(int64, int64)
+	done, total int64
+	reported    int64
+}
+
+func (p *progress) add(n int64) {
+	if p == nil || p.fn == nil || n == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	if p.done-p.reported >= 1<<20 || p.done == p.total {
+		p.reported = p.done
+		p.fn(p.done, p.total)
+	}
+}
+
+// countingReader reports progress as it reads.
+type countingReader struct {
+	r  io.Reader
+	pr *progress
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.pr.add(int64(n))
+	return n, err
+}
+
+// hashAll hashes every file once (SHA-1 pieces, BLAKE2B, SHA512) with a
+// bounded pool. Results are stored in the files, so order does not depend
+// on scheduling.
+func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
+	type job struct {
+		f  *srcFile
+		pl int64
+	}
+	pr := &progress{fn: fn}
+	var jobs []job
+	for _, k := range keys {
+		for _, f := range groups[k] {
+			jobs = append(jobs, job{f, pls[k]})
+			pr.total += f.size
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan job)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	for range hashWorkers {
+		wg.Go(func() {
+			for j := range ch {
+				if err := hashFile(ctx, j.f, j.pl, pr); err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+					cancel()
+				}
+			}
+		})
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case ch <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ch)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// hashFile reads f once, feeding the piece hasher and the strong hashes.
+func hashFile(ctx context.Context, f *srcFile, pl int64, pr *progress) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("hash %s: %w", f.path, err)
+	}
+	defer fh.Close()
+	ph := newPieceHasher(pl)
+	b2, _ := manifest.NewHash(manifest.BLAKE2B)
+	s5, _ := manifest.NewHash(manifest.SHA512)
+	n, err := manifest.Fanout(ctx, countingReader{fh, pr}, ph, b2, s5)
+	if err != nil {
+		return fmt.Errorf("hash %s: %w", f.path, err)
+	}
+	if n != f.size {
+		return fmt.Errorf("hash %s: size changed while hashing (%d, now %d bytes)", f.path, f.size, n)
+	}
+	f.ph = ph.finish()
+	f.digests = manifest.Digests{
+		manifest.BLAKE2B: hex.EncodeToString(b2.Sum(nil)),
+		manifest.SHA512:  hex.EncodeToString(s5.Sum(nil)),
+	}
+	return nil
+}
+
+// buildTorrent assembles one collection torrent from hashed files.
+func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, Shard, error) {
+	// Layout paths (content-hash layouts need the digests).
+	byPath := make(map[string]*srcFile, len(files))
+	for _, f := range files {
+		p, ok := lay.Path(f.name, f.digests)
+		if !ok {
+			return nil, Shard{}, fmt.Errorf("%s: layout %q cannot place %q", f.path, lay, f.name)
+		}
+		for c := range strings.SplitSeq(p, "/") {
+			if err := checkComponent(c); err != nil {
+				return nil, Shard{}, fmt.Errorf("%s: layout path %q: %w", f.path, p, err)
+			}
+		}
+		if strings.HasPrefix(p, ".pad/") {
+			return nil, Shard{}, fmt.Errorf("%s: layout path %q is reserved for pad files", f.path, p)
+		}
+		if old, ok := byPath[p]; ok {
+			return nil, Shard{}, fmt.Errorf("%s and %s both map to %q", old.path, f.path, p)
+		}
+		byPath[p] = f
+		f.tpath = p
+	}
+	mname := ManifestName
+	for i := 1; byPath[mname] != nil; i++ {
+		mname = ManifestName + ".distswarm"
+		if i > 1 {
+			mname += "." + strconv.Itoa(i)
+		}
+	}
+
+	// The collection Manifest, sorted by name (files are).
+	var mb strings.Builder
+	var payload int64
+	for _, f := range files {
+		e := manifest.Entry{Tag: manifest.TagDIST, Path: f.name, Size: f.size, Digests: f.digests}
+		mb.WriteString(e.String())
+		mb.WriteByte('\n')
+		payload += f.size
+	}
+	mdata := mb.String()
+	mh := newPieceHasher(pl)
+	io.WriteString(mh, mdata)
+
+	ordered := slices.Clone(files)
+	slices.SortFunc(ordered, func(a, b *srcFile) int { return strings.Compare(a.tpath, b.tpath) })
+
+	type entry struct {
+		path []string
+		size int64
+		ph   pieceHashes
+	}
+	entries := make([]entry, 0, len(ordered)+1)
+	entries = append(entries, entry{[]string{mname}, int64(len(mdata)), mh.finish()})
+	for _, f := range ordered {
+		entries = append(entries, entry{strings.Split(f.tpath, "/"), f.size, f.ph})
+	}
+
+	info := metainfo.Info{Name: name, PieceLength: pl}
+	var pieces []byte
+	for i, e := range entries {
+		last := i == len(entries)-1
+		info.Files = append(info.Files, metainfo.FileInfo{Length: e.size, Path: e.path})
+		pieces = append(pieces, e.ph.full...)
+		if e.ph.hasTail {
+			if last {
+				pieces = append(pieces, e.ph.tailRaw[:]...)
+			} else {
+				pieces = append(pieces, e.ph.tailPad[:]...)
+			}
+		}
+		if r := e.size % pl; r != 0 && !last {
+			n := pl - r
+			info.Files = append(info.Files, metainfo.FileInfo{
+				Length:            n,
+				Path:              []string{".pad", strconv.FormatInt(n, 10)},
+				ExtendedFileAttrs: metainfo.ExtendedFileAttrs{Attr: "p"},
+			})
+		}
+	}
+	info.Pieces = pieces
+	if info.NumPieces()*20 != len(pieces) || info.NumPieces() != int((info.TotalLength()+pl-1)/pl) {
+		return nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
+	}
+	ib, err := bencode.Marshal(info)
+	if err != nil {
+		return nil, Shard{}, fmt.Errorf("encode info: %w", err)
+	}
+	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "distswarm", UrlList: webseeds}
+	if len(trackers) > 0 {
+		mi.Announce = trackers[0]
+		if len(trackers) > 1 {
+			for _, t := range trackers {
+				mi.AnnounceList = append(mi.AnnounceList, []string{t})
+			}
+		}
+	}
+	sh := Shard{
+		InfoHash:    mi.HashInfoBytes().HexString(),
+		Manifest:    mname,
+		Files:       len(files),
+		Bytes:       payload,
+		PieceLength: pl,
+	}
+	return mi, sh, nil
+}

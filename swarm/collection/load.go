@@ -1,0 +1,285 @@
+package collection
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage/layout"
+)
+
+// Input bounds for Load.
+const (
+	// MaxTorrentSize bounds a .torrent file Load reads.
+	MaxTorrentSize = 64 << 20
+	// MaxIndexSize bounds a collection index Load reads.
+	MaxIndexSize = 1 << 20
+	// maxShards bounds the shards an index may list (256 buckets × 2 classes).
+	maxShards = 512
+)
+
+// Load reads a collection from path: a .torrent (one torrent) or a
+// collection index (its shard torrents are loaded from beside it). The kind
+// is sniffed from the content, not the extension. Hostile input is
+// rejected: sizes are bounded, torrent paths must be safe, shard torrents
+// must lie inside the index's directory and match the index's infohash.
+func Load(path string) (*Collection, error) {
+	data, err := readBounded(path, MaxTorrentSize)
+	if err != nil {
+		return nil, err
+	}
+	switch sniff(data) {
+	case '{':
+		if len(data) > MaxIndexSize {
+			return nil, fmt.Errorf("load %s: index larger than %d bytes", path, MaxIndexSize)
+		}
+		idx, err := ParseIndex(data)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		return loadShards(path, idx)
+	case 'd':
+		mi, err := parseTorrent(data)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		return &Collection{Torrents: []*metainfo.MetaInfo{mi}}, nil
+	default:
+		return nil, fmt.Errorf("load %s: neither a torrent nor a collection index", path)
+	}
+}
+
+// sniff returns the first non-blank byte (after a UTF-8 BOM).
+func sniff(data []byte) byte {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 {
+		return 0
+	}
+	return data[0]
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer f.Close()
+	return readAllBounded(f, path, limit)
+}
+
+func readAllBounded(r io.Reader, name string, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("load %s: larger than %d bytes", name, limit)
+	}
+	return data, nil
+}
+
+// ParseIndex decodes and validates a collection index (without loading the
+// shard torrents).
+func ParseIndex(data []byte) (*Index, error) {
+	if len(data) > MaxIndexSize {
+		return nil, fmt.Errorf("collection index larger than %d bytes", MaxIndexSize)
+	}
+	var head struct {
+		Format  string `json:"format"`
+		Version int    `json:"version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("collection index: %w", err)
+	}
+	if head.Format != IndexFormat {
+		return nil, fmt.Errorf("collection index: format %q, want %q", trunc(head.Format), IndexFormat)
+	}
+	if head.Version != IndexVersion {
+		return nil, fmt.Errorf("collection index: unsupported version %d (this distswarm reads version %d)", head.Version, IndexVersion)
+	}
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("collection index: %w", err)
+	}
+	if err := idx.validate(); err != nil {
+		return nil, fmt.Errorf("collection index: %w", err)
+	}
+	return &idx, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func (idx *Index) validate() error {
+	if err := checkComponent(idx.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if _, err := layout.ParseSpec(idx.Layout); err != nil {
+		return fmt.Errorf("layout: %w", err)
+	}
+	if err := idx.ShardRule.validate(); err != nil {
+		return err
+	}
+	if len(idx.Shards) == 0 {
+		return errors.New("no shards")
+	}
+	if len(idx.Shards) > maxShards {
+		return fmt.Errorf("%d shards, at most %d allowed", len(idx.Shards), maxShards)
+	}
+	for i, sh := range idx.Shards {
+		if !idx.ShardRule.validKey(sh.Key) {
+			return fmt.Errorf("shard %d: key %q does not match the shard rule", i, trunc(sh.Key))
+		}
+		if i > 0 && idx.Shards[i-1].Key >= sh.Key {
+			return fmt.Errorf("shard %d: key %q not sorted or duplicated", i, sh.Key)
+		}
+		if b, err := hex.DecodeString(sh.InfoHash); err != nil || len(b) != 20 || strings.ToLower(sh.InfoHash) != sh.InfoHash {
+			return fmt.Errorf("shard %q: infohash %q is not 40 lowercase hex digits", sh.Key, trunc(sh.InfoHash))
+		}
+		if err := checkRelPath(sh.Torrent); err != nil {
+			return fmt.Errorf("shard %q: torrent: %w", sh.Key, err)
+		}
+		if sh.Manifest != "" && !isManifestName(sh.Manifest) {
+			return fmt.Errorf("shard %q: manifest %q is not a collection Manifest name", sh.Key, trunc(sh.Manifest))
+		}
+		if sh.Files < 0 || sh.Bytes < 0 || sh.PieceLength < 0 {
+			return fmt.Errorf("shard %q: negative count", sh.Key)
+		}
+	}
+	return nil
+}
+
+// checkRelPath accepts a clean, relative, '/'-separated path with no "..",
+// backslash or NUL.
+func checkRelPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if strings.HasPrefix(p, "/") {
+		return fmt.Errorf("absolute path %q", trunc(p))
+	}
+	for c := range strings.SplitSeq(p, "/") {
+		if err := checkComponent(c); err != nil {
+			return fmt.Errorf("%q: %w", trunc(p), err)
+		}
+	}
+	if !filepath.IsLocal(filepath.FromSlash(p)) {
+		return fmt.Errorf("%q is not a local path", trunc(p))
+	}
+	return nil
+}
+
+// loadShards loads the shard torrents named by idx, resolved inside the
+// directory of the index file (symlinks cannot escape it).
+func loadShards(indexPath string, idx *Index) (*Collection, error) {
+	root, err := os.OpenRoot(filepath.Dir(indexPath))
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", indexPath, err)
+	}
+	defer root.Close()
+	c := &Collection{Index: idx}
+	for _, sh := range idx.Shards {
+		f, err := root.Open(filepath.FromSlash(sh.Torrent))
+		if err != nil {
+			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+		}
+		data, err := readAllBounded(f, sh.Torrent, MaxTorrentSize)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+		}
+		mi, err := parseTorrent(data)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: shard %q (%s): %w", indexPath, sh.Key, sh.Torrent, err)
+		}
+		if got := mi.HashInfoBytes().HexString(); got != sh.InfoHash {
+			return nil, fmt.Errorf("load %s: shard %q: %s has infohash %s, the index says %s", indexPath, sh.Key, sh.Torrent, got, sh.InfoHash)
+		}
+		info, _ := mi.UnmarshalInfo() // parseTorrent checked it
+		if info.Name != idx.Name {
+			return nil, fmt.Errorf("load %s: shard %q: torrent name %q, the index says %q", indexPath, sh.Key, trunc(info.Name), idx.Name)
+		}
+		c.Torrents = append(c.Torrents, mi)
+	}
+	return c, nil
+}
+
+// parseTorrent decodes a .torrent and validates its info dict.
+func parseTorrent(data []byte) (*metainfo.MetaInfo, error) {
+	var mi metainfo.MetaInfo
+	d := bencode.NewDecoder(bytes.NewReader(data))
+	d.MaxStrLen = MaxTorrentSize
+	if err := d.Decode(&mi); err != nil {
+		return nil, fmt.Errorf("torrent: %w", err)
+	}
+	if err := d.ReadEOF(); err != nil {
+		return nil, fmt.Errorf("torrent: trailing data: %w", err)
+	}
+	if len(mi.InfoBytes) == 0 {
+		return nil, errors.New("torrent: no info dict")
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return nil, fmt.Errorf("torrent info: %w", err)
+	}
+	if err := validateInfo(&info); err != nil {
+		return nil, fmt.Errorf("torrent info: %w", err)
+	}
+	return &mi, nil
+}
+
+// validateInfo checks what a collection consumer relies on: v1 piece data
+// consistent with the file lengths, and safe names and paths.
+func validateInfo(info *metainfo.Info) error {
+	if !info.HasV1() {
+		return errors.New("v2-only torrents are not supported")
+	}
+	if err := checkComponent(info.Name); err != nil {
+		return fmt.Errorf("name: %w", err)
+	}
+	if info.PieceLength <= 0 || info.PieceLength > 1<<30 {
+		return fmt.Errorf("piece length %d out of range", info.PieceLength)
+	}
+	if len(info.Pieces)%20 != 0 {
+		return errors.New("pieces length is not a multiple of 20")
+	}
+	var total int64
+	if len(info.Files) == 0 {
+		if info.Length < 0 {
+			return errors.New("negative length")
+		}
+		total = info.Length
+	}
+	for i, f := range info.Files {
+		if f.Length < 0 || total+f.Length < total {
+			return fmt.Errorf("file %d: bad length %d", i, f.Length)
+		}
+		total += f.Length
+		if len(f.Path) == 0 {
+			return fmt.Errorf("file %d: empty path", i)
+		}
+		for _, c := range f.Path {
+			if err := checkComponent(c); err != nil {
+				return fmt.Errorf("file %d: %w", i, err)
+			}
+		}
+	}
+	if want := (total + info.PieceLength - 1) / info.PieceLength; int64(len(info.Pieces)/20) != want {
+		return fmt.Errorf("%d piece hashes for %d bytes at piece length %d (want %d)", len(info.Pieces)/20, total, info.PieceLength, want)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package collection
+
+// Piece length bounds and the policy's limits (see the package doc).
+const (
+	// MinPieceLength is the smallest piece length a collection uses: the
+	// anacrolix chunk size (16 KiB); smaller pieces break its request
+	// indexing in v1.61.0.
+	MinPieceLength int64 = 16 << 10
+	// MaxPieceLength is the largest piece length PieceLengthFor picks.
+	MaxPieceLength int64 = 16 << 20
+
+	// maxPieces bounds the piece count: 20 bytes each in the info dict.
+	maxPieces = 1 << 18
+	// maxPieceWork bounds pieces × file entries (anacrolix makePieces cost).
+	maxPieceWork = 1 << 27
+	// preferredWaste: the largest piece length with waste ratio at most this
+	// is preferred.
+	preferredWaste = 1.01
+	// acceptableWaste: a single torrent whose best ratio exceeds this is
+	// split into size classes.
+	acceptableWaste = 1.05
+)
+
+// Moved returns the bytes a full fetch of files of the given sizes moves
+// when every file is padded to a piece boundary: Σ ceil(size/pl)·pl.
+func Moved(sizes []int64, pl int64) int64 {
+	var n int64
+	for _, s := range sizes {
+		if s > 0 {
+			n += (s + pl - 1) / pl * pl
+		}
+	}
+	return n
+}
+
+// WasteRatio returns Moved(sizes, pl) divided by the payload (Σ sizes); 1
+// means no waste. An empty payload gives 1.
+func WasteRatio(sizes []int64, pl int64) float64 {
+	var payload int64
+	for _, s := range sizes {
+		payload += s
+	}
+	if payload == 0 {
+		return 1
+	}
+	return float64(Moved(sizes, pl)) / float64(payload)
+}
+
+// PieceLengthFor returns the piece length for a torrent holding files of the
+// given sizes, by the policy in the package doc. It is a pure function of
+// the multiset of sizes.
+func PieceLengthFor(sizes []int64) int64 {
+	pl, _ := pieceLengthFor(sizes, MinPieceLength)
+	return pl
+}
+
+// pieceLengthFor implements PieceLengthFor with a configurable floor (tests
+// use it to show what smaller pieces would give) and also returns the waste
+// ratio of the chosen length.
+func pieceLengthFor(sizes []int64, minPL int64) (int64, float64) {
+	// Entries: every file, a pad after most of them, plus the Manifest
+	// and its pad.
+	entries := int64(2*len(sizes) + 2)
+	feasible := func(pl int64) bool {
+		pieces := Moved(sizes, pl)/pl + 1
+		return pieces <= maxPieces && pieces*entries <= maxPieceWork
+	}
+	best, bestRatio := int64(0), 0.0
+	smallest := int64(0)
+	for pl := minPL; pl <= MaxPieceLength; pl *= 2 {
+		if !feasible(pl) {
+			continue
+		}
+		if smallest == 0 {
+			smallest = pl
+		}
+		if r := WasteRatio(sizes, pl); r <= preferredWaste {
+			best, bestRatio = pl, r
+		}
+	}
+	switch {
+	case best != 0:
+		return best, bestRatio
+	case smallest != 0:
+		return smallest, WasteRatio(sizes, smallest)
+	default: // nothing is within bounds: the largest pieces there are
+		return MaxPieceLength, WasteRatio(sizes, MaxPieceLength)
+	}
+}
+
+// validPieceLength reports whether pl may be used for a collection torrent.
+func validPieceLength(pl int64) bool {
+	return pl >= MinPieceLength && pl <= 1<<30 && pl&(pl-1) == 0
+}
