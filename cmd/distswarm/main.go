@@ -62,7 +62,11 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
-		Commands: []*cli.Command{},
+		Commands: []*cli.Command{
+			manifestCommand(),
+			layoutCommand(),
+			hashCommand(),
+		},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
 			return &exitError{code: exitUsage, err: err}

@@ -1,0 +1,96 @@
+package swarm
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/anacrolix/dht/v2"
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
+	tstorage "github.com/anacrolix/torrent/storage"
+)
+
+// ClientOptions configures the BitTorrent client.
+type ClientOptions struct {
+	// ListenAddr is host:port for TCP and uTP; ":0" picks a free port.
+	ListenAddr string
+	// DHT enables the mainline DHT. Tests leave it off: they must never
+	// bootstrap to public nodes.
+	DHT bool
+	// DHTNodes are bootstrap nodes (host:port); empty means the library's
+	// public defaults. Only used with DHT.
+	DHTNodes []string
+	// NoTrackers disables announcing to the torrents' trackers.
+	NoTrackers bool
+	// NoUpload makes the client leech only.
+	NoUpload bool
+	// Storage holds the torrents' data (a *storage.Store in distswarm).
+	Storage tstorage.ClientImpl
+	// Logger receives the library's errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// NewClient returns an anacrolix client configured the way distswarm needs:
+// no UPnP, no WebTorrent, quiet logs, pad-aware webseeds, and a DHT only
+// when asked for.
+func NewClient(o ClientOptions) (*torrent.Client, error) {
+	cfg := torrent.NewDefaultClientConfig()
+	addr := o.ListenAddr
+	if addr == "" {
+		addr = ":0"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return nil, fmt.Errorf("listen address %q: bad port", addr)
+	}
+	cfg.ListenPort = p
+	if host != "" {
+		cfg.SetListenAddr(addr)
+		if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+			// Listening on an IPv4 address with IPv6 enabled fails in
+			// NewClient (ANACROLIX.md trap 15).
+			cfg.DisableIPv6 = true
+		}
+	}
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableTrackers = o.NoTrackers
+	cfg.Seed = true
+	cfg.NoUpload = o.NoUpload
+	cfg.DefaultStorage = o.Storage
+	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
+	cfg.NoDHT = !o.DHT
+	if o.DHT && len(o.DHTNodes) > 0 {
+		nodes := append([]string(nil), o.DHTNodes...)
+		cfg.DhtStartingNodes = func(network string) dht.StartingNodesGetter {
+			return func() ([]dht.Addr, error) { return dht.ResolveHostPorts(nodes) }
+		}
+	}
+	if !o.DHT {
+		// Never reach for public bootstrap nodes when the DHT is off.
+		cfg.DhtStartingNodes = func(string) dht.StartingNodesGetter {
+			return func() ([]dht.Addr, error) { return nil, nil }
+		}
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Slogger = logger
+	cfg.Logger = alog.NewLogger().WithFilterLevel(alog.Error)
+	if o.Logger == nil {
+		cfg.Logger = alog.NewLogger().WithFilterLevel(alog.Disabled)
+	}
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start BitTorrent client on %s: %w", addr, err)
+	}
+	return cl, nil
+}
