@@ -66,6 +66,11 @@ type Collection struct {
 	Torrents []*metainfo.MetaInfo
 	// Index describes the shards; nil when one torrent suffices.
 	Index *Index
+	// Manifests holds the collection Manifest of each torrent, in Torrents
+	// order (a seeder needs its bytes). Write stores each beside its torrent
+	// as "<torrent file>.Manifest"; Load reads and verifies it against the
+	// torrent's piece hashes when present, else leaves it nil.
+	Manifests [][]byte
 }
 
 // srcFile is one distfile found in From.
@@ -143,11 +148,12 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 		}
 	}
 	for _, k := range keys {
-		mi, sh, err := buildTorrent(o.Name, lay, groups[k], pls[k], webseeds, o.Trackers)
+		mi, mdata, sh, err := buildTorrent(o.Name, lay, groups[k], pls[k], webseeds, o.Trackers)
 		if err != nil {
 			return nil, err
 		}
 		c.Torrents = append(c.Torrents, mi)
+		c.Manifests = append(c.Manifests, mdata)
 		if c.Index != nil {
 			sh.Key = k
 			c.Index.Shards = append(c.Index.Shards, sh)
@@ -157,24 +163,40 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 }
 
 // chooseRule returns nil when one torrent suffices, else the shard rule.
+// Up to maxFiles files, one torrent is used unless its best piece length
+// wastes more than acceptableWaste and splitting the files into size
+// classes moves fewer bytes.
 func chooseRule(files []*srcFile, forcedPL int64, maxFiles int) *ShardRule {
-	if len(files) <= maxFiles {
-		if forcedPL != 0 {
-			return nil
-		}
-		sizes := make([]int64, len(files))
-		for i, f := range files {
-			sizes[i] = f.size
-		}
-		if _, r := pieceLengthFor(sizes, MinPieceLength); r <= acceptableWaste {
-			return nil
-		}
-	}
-	return &ShardRule{
+	sharded := &ShardRule{
 		Hash:       ShardHash,
 		HexDigits:  hexDigitsFor(len(files), maxFiles),
 		SmallBelow: DefaultSmallBelow,
 	}
+	if len(files) > maxFiles {
+		return sharded
+	}
+	if forcedPL != 0 {
+		return nil
+	}
+	var all, small, large []int64
+	for _, f := range files {
+		all = append(all, f.size)
+		if f.size < DefaultSmallBelow {
+			small = append(small, f.size)
+		} else {
+			large = append(large, f.size)
+		}
+	}
+	pl, r := pieceLengthFor(all, MinPieceLength)
+	if r <= acceptableWaste || len(small) == 0 || len(large) == 0 {
+		return nil
+	}
+	spl, _ := pieceLengthFor(small, MinPieceLength)
+	lpl, _ := pieceLengthFor(large, MinPieceLength)
+	if Moved(small, spl)+Moved(large, lpl) < Moved(all, pl) {
+		return sharded
+	}
+	return nil
 }
 
 // group splits files by shard key; keys are returned sorted. A nil rule
@@ -483,24 +505,24 @@ func hashFile(ctx context.Context, f *srcFile, pl int64, pr *progress) error {
 }
 
 // buildTorrent assembles one collection torrent from hashed files.
-func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, Shard, error) {
+func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, []byte, Shard, error) {
 	// Layout paths (content-hash layouts need the digests).
 	byPath := make(map[string]*srcFile, len(files))
 	for _, f := range files {
 		p, ok := lay.Path(f.name, f.digests)
 		if !ok {
-			return nil, Shard{}, fmt.Errorf("%s: layout %q cannot place %q", f.path, lay, f.name)
+			return nil, nil, Shard{}, fmt.Errorf("%s: layout %q cannot place %q", f.path, lay, f.name)
 		}
 		for c := range strings.SplitSeq(p, "/") {
 			if err := checkComponent(c); err != nil {
-				return nil, Shard{}, fmt.Errorf("%s: layout path %q: %w", f.path, p, err)
+				return nil, nil, Shard{}, fmt.Errorf("%s: layout path %q: %w", f.path, p, err)
 			}
 		}
 		if strings.HasPrefix(p, ".pad/") {
-			return nil, Shard{}, fmt.Errorf("%s: layout path %q is reserved for pad files", f.path, p)
+			return nil, nil, Shard{}, fmt.Errorf("%s: layout path %q is reserved for pad files", f.path, p)
 		}
 		if old, ok := byPath[p]; ok {
-			return nil, Shard{}, fmt.Errorf("%s and %s both map to %q", old.path, f.path, p)
+			return nil, nil, Shard{}, fmt.Errorf("%s and %s both map to %q", old.path, f.path, p)
 		}
 		byPath[p] = f
 		f.tpath = p
@@ -564,11 +586,11 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 	}
 	info.Pieces = pieces
 	if info.NumPieces()*20 != len(pieces) || info.NumPieces() != int((info.TotalLength()+pl-1)/pl) {
-		return nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
+		return nil, nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
 	}
 	ib, err := bencode.Marshal(info)
 	if err != nil {
-		return nil, Shard{}, fmt.Errorf("encode info: %w", err)
+		return nil, nil, Shard{}, fmt.Errorf("encode info: %w", err)
 	}
 	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "distswarm", UrlList: webseeds}
 	if len(trackers) > 0 {
@@ -586,5 +608,5 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 		Bytes:       payload,
 		PieceLength: pl,
 	}
-	return mi, sh, nil
+	return mi, []byte(mdata), sh, nil
 }

@@ -55,6 +55,9 @@ func (c *Collection) Write(out string) error {
 		if len(c.Torrents) != 1 {
 			return fmt.Errorf("write collection %s: %d torrents and no index", out, len(c.Torrents))
 		}
+		if err := c.writeManifest(0, out); err != nil {
+			return err
+		}
 		return writeTorrent(out, c.Torrents[0])
 	}
 	if len(c.Index.Shards) != len(c.Torrents) {
@@ -71,7 +74,11 @@ func (c *Collection) Write(out string) error {
 			return fmt.Errorf("write collection: shard key: %w", err)
 		}
 		sh.Torrent = path.Join(sdir, sh.Key+".torrent")
-		if err := writeTorrent(filepath.Join(filepath.Dir(out), filepath.FromSlash(sh.Torrent)), c.Torrents[i]); err != nil {
+		tp := filepath.Join(filepath.Dir(out), filepath.FromSlash(sh.Torrent))
+		if err := c.writeManifest(i, tp); err != nil {
+			return err
+		}
+		if err := writeTorrent(tp, c.Torrents[i]); err != nil {
 			return err
 		}
 		idx.Shards[i] = sh
@@ -86,6 +93,17 @@ func (c *Collection) Write(out string) error {
 	}
 	c.Index.Shards = idx.Shards
 	return nil
+}
+
+// ManifestSuffix is appended to a torrent file's name to name the file
+// holding that torrent's collection Manifest.
+const ManifestSuffix = ".Manifest"
+
+func (c *Collection) writeManifest(i int, torrentPath string) error {
+	if i >= len(c.Manifests) || c.Manifests[i] == nil {
+		return nil
+	}
+	return writeFileAtomic(torrentPath+ManifestSuffix, c.Manifests[i])
 }
 
 func writeTorrent(name string, mi *metainfo.MetaInfo) error {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,11 @@ func Load(path string) (*Collection, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", path, err)
 		}
-		return &Collection{Torrents: []*metainfo.MetaInfo{mi}}, nil
+		m, err := loadManifest(mi, func() (io.ReadCloser, error) { return os.Open(path + ManifestSuffix) })
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		return &Collection{Torrents: []*metainfo.MetaInfo{mi}, Manifests: [][]byte{m}}, nil
 	default:
 		return nil, fmt.Errorf("load %s: neither a torrent nor a collection index", path)
 	}
@@ -213,9 +218,60 @@ func loadShards(indexPath string, idx *Index) (*Collection, error) {
 		if info.Name != idx.Name {
 			return nil, fmt.Errorf("load %s: shard %q: torrent name %q, the index says %q", indexPath, sh.Key, trunc(info.Name), idx.Name)
 		}
+		m, err := loadManifest(mi, func() (io.ReadCloser, error) {
+			return root.Open(filepath.FromSlash(sh.Torrent) + ManifestSuffix)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+		}
 		c.Torrents = append(c.Torrents, mi)
+		c.Manifests = append(c.Manifests, m)
 	}
 	return c, nil
+}
+
+// loadManifest reads a torrent's collection Manifest sidecar if there is
+// one and checks it against the torrent: it must be the torrent's first file
+// (a collection Manifest name, same length) and match its piece hashes. A
+// missing sidecar gives nil and no error.
+func loadManifest(mi *metainfo.MetaInfo, open func() (io.ReadCloser, error)) ([]byte, error) {
+	f, err := open()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("collection Manifest: %w", err)
+	}
+	defer f.Close()
+	data, err := readAllBounded(f, "collection Manifest", MaxTorrentSize)
+	if err != nil {
+		return nil, err
+	}
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		return nil, fmt.Errorf("collection Manifest: %w", err)
+	}
+	if _, ok := ManifestFile(&info); !ok {
+		return nil, errors.New("collection Manifest: the torrent's first file is not a collection Manifest")
+	}
+	if info.Files[0].Length != int64(len(data)) {
+		return nil, fmt.Errorf("collection Manifest: %d bytes, the torrent says %d", len(data), info.Files[0].Length)
+	}
+	h := newPieceHasher(info.PieceLength)
+	h.Write(data)
+	ph := h.finish()
+	got := ph.full
+	if ph.hasTail {
+		tail := ph.tailPad
+		if len(info.Files) == 1 {
+			tail = ph.tailRaw
+		}
+		got = append(got, tail[:]...)
+	}
+	if !bytes.HasPrefix(info.Pieces, got) {
+		return nil, errors.New("collection Manifest: content does not match the torrent's piece hashes")
+	}
+	return data, nil
 }
 
 // parseTorrent decodes a .torrent and validates its info dict.
