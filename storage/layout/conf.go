@@ -104,15 +104,14 @@ func parseINI(data []byte, name string) (map[string]map[string]string, error) {
 	text = strings.ReplaceAll(text, "\r", "\n") // Python's universal newlines
 	sections := map[string]map[string]string{}
 	var (
-		cur       map[string]string
-		curName   string
-		opt       string // option that continuation lines extend, "" if none
-		indent    = -1   // indent of the current option line
-		seenSect  = map[string]bool{}
-		lineStart = 1
+		cur      map[string]string
+		curName  string
+		opt      string // option that continuation lines extend, "" if none
+		indent   = -1   // indent of the current option line
+		seenSect = map[string]bool{}
 	)
-	for lineno, line := range strings.Split(text, "\n") {
-		lineno += lineStart
+	for i, line := range strings.Split(text, "\n") {
+		lineno := i + 1
 		value := strings.TrimSpace(line)
 		if strings.HasPrefix(value, "#") || strings.HasPrefix(value, ";") {
 			continue

@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// KnownSpecs are the structures Find tries, after the directory's own
+// knownSpecs are the structures Find tries, after the directory's own
 // layout.conf and before flat, in this order:
 //
 //   - "filename-hash BLAKE2B 8": distfiles.gentoo.org and its mirrors, and

@@ -17,7 +17,8 @@ import (
 // MigrateOptions configures Migrate.
 type MigrateOptions struct {
 	// Target is the layout files are moved to. nil means the primary
-	// layout of dir's layout.conf if it lists any, else Default().
+	// layout of dir's layout.conf if it lists any (if that is flat, nothing
+	// moves), else Default().
 	// content-hash targets are refused: Migrate has no Manifest digests and
 	// the flat name would be lost.
 	Target Layout
@@ -252,7 +253,7 @@ func (m *migrator) one(name string) error {
 	switch {
 	case err == nil:
 		return m.existing(name, rel, src, dst, sfi, dfi)
-	case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrInvalid):
+	case !errors.Is(err, fs.ErrNotExist):
 		// ENOTDIR (a file where a bucket should be) lands here too.
 		return err
 	}
