@@ -127,12 +127,16 @@ func parseINI(data []byte, name string) (map[string]map[string]string, error) {
 		indent = lineIndent
 		if strings.HasPrefix(value, "[") && strings.LastIndexByte(value, ']') > 1 {
 			curName = value[1:strings.LastIndexByte(value, ']')]
-			if seenSect[curName] {
+			switch {
+			case curName == "DEFAULT" && seenSect[curName]:
+				cur = sections[curName] // configparser allows repeating [DEFAULT]
+			case seenSect[curName]:
 				return nil, fmt.Errorf("%s:%d: %w: duplicate section [%s]", name, lineno, ErrSyntax, curName)
+			default:
+				seenSect[curName] = true
+				cur = map[string]string{}
+				sections[curName] = cur
 			}
-			seenSect[curName] = true
-			cur = map[string]string{}
-			sections[curName] = cur
 			opt = ""
 			continue
 		}

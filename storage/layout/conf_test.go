@@ -117,6 +117,7 @@ func TestConfigEdgeCases(t *testing.T) {
 		{"default section", "[DEFAULT]\n0=flat\n[structure]\n1=filename-hash BLAKE2B 8\n", []string{"flat", "filename-hash BLAKE2B 8"}, 0},
 		{"percent stops", "[structure]\n0=flat\n1=filename-hash BLAKE2B 8%\n2=flat\n", []string{"flat"}, 1},
 		{"other sections ignored", "[foo]\nbar=baz\n[structure]\n0=flat\n[baz]\n1=x\n", []string{"flat"}, 0},
+		{"repeated DEFAULT", "[DEFAULT]\n[structure]\n0=flat\n[DEFAULT]\n1=filename-hash BLAKE2B 8\n", []string{"flat", "filename-hash BLAKE2B 8"}, 0},
 		{"header trailing junk", "[structure] junk\n0=flat\n", []string{"flat"}, 0},
 	}
 	for _, c := range cases {
