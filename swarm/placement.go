@@ -1,0 +1,41 @@
+package swarm
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+	"path/filepath"
+
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/storage/layout"
+)
+
+// storePlacement puts distfiles at their GLEP 75 path in the store's
+// distfiles directory (by name, whatever layout the collection itself used)
+// and collection Manifests under the store's private state. With seedFrom, a
+// file already present in that directory (flat or nested) is used where it
+// is: seeded in place, never copied.
+type storePlacement struct {
+	st       *Store
+	seedFrom string
+}
+
+func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (string, bool) {
+	if isCollectionManifest(f.Path) {
+		return filepath.Join(p.st.collectionsDir(), f.InfoHash.HexString()+".Manifest"), true
+	}
+	name := path.Base(f.Path)
+	if layout.ValidName(name) != nil {
+		return "", false
+	}
+	if p.seedFrom != "" {
+		if found, err := layout.Find(p.seedFrom, name, nil); err == nil {
+			return found, true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", false
+		}
+	}
+	return p.st.DistfilePath(name), true
+}

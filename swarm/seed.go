@@ -1,0 +1,157 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/anacrolix/torrent"
+
+	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+// SeedOptions configures Seed.
+type SeedOptions struct {
+	Store       *Store
+	Collections []*collection.Collection
+	// From is a distdir (flat or nested) whose files are seeded in place;
+	// files not found there are looked for in the store.
+	From   string
+	Peers  []string
+	Client ClientOptions
+	// OnStatus, if set, is called every StatusEvery (default 2 s).
+	OnStatus    func(SeedStatus)
+	StatusEvery time.Duration
+	// Ready, if set, is called once every torrent is added and its
+	// existing files are checked, with the client's listen port.
+	Ready  func(port int)
+	Logger *slog.Logger
+}
+
+// SeedStatus is a snapshot of a running seeder.
+type SeedStatus struct {
+	Torrents       int
+	PiecesComplete int
+	Pieces         int
+	Peers          int
+	BytesUploaded  int64
+}
+
+// Seed serves the collections until ctx is cancelled. Files are read where
+// they are: in From (seeded in place) or in the store.
+func Seed(ctx context.Context, o SeedOptions) error {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var seedRoots []string
+	if o.From != "" {
+		seedRoots = []string{o.From}
+	}
+	st, err := storage.Open(storage.Options{
+		Dir:       o.Store.Root,
+		Placement: storePlacement{st: o.Store, seedFrom: o.From},
+		Verifier:  verifier{auth: NewAuthority()},
+		Logger:    logger,
+		SeedRoots: seedRoots,
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	copts := o.Client
+	copts.Storage = st
+	if copts.Logger == nil {
+		copts.Logger = o.Logger
+	}
+	cl, err := NewClient(copts)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	peers, err := peerInfos(o.Peers)
+	if err != nil {
+		return err
+	}
+	var ts []*torrent.Torrent
+	for _, c := range o.Collections {
+		for _, mi := range c.Torrents {
+			t, err := cl.AddTorrent(mi)
+			if err != nil {
+				return fmt.Errorf("add torrent %s: %w", mi.HashInfoBytes().HexString(), err)
+			}
+			<-t.GotInfo()
+			st.Attach(t)
+			if len(peers) > 0 {
+				t.AddPeers(peers)
+			}
+			if err := o.Store.Remember(mi); err != nil {
+				logger.Warn("remember collection", "err", err)
+			}
+			ts = append(ts, t)
+		}
+	}
+	if err := waitChecked(ctx, ts); err != nil {
+		return err
+	}
+	if o.Ready != nil {
+		o.Ready(cl.LocalPort())
+	}
+	every := o.StatusEvery
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if o.OnStatus != nil {
+				o.OnStatus(seedStatus(ts))
+			}
+		}
+	}
+}
+
+// waitChecked waits until no piece of the torrents is queued for or being
+// hashed, so that Ready means "serving what we have".
+func waitChecked(ctx context.Context, ts []*torrent.Torrent) error {
+	for {
+		busy := false
+		for _, t := range ts {
+			for _, r := range t.PieceStateRuns() {
+				if r.Checking || r.QueuedForHash || r.Hashing {
+					busy = true
+					break
+				}
+			}
+			if busy {
+				break
+			}
+		}
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func seedStatus(ts []*torrent.Torrent) SeedStatus {
+	s := SeedStatus{Torrents: len(ts)}
+	for _, t := range ts {
+		stats := t.Stats()
+		s.PiecesComplete += stats.PiecesComplete
+		s.Pieces += t.NumPieces()
+		s.Peers += stats.ActivePeers
+		s.BytesUploaded += stats.BytesWrittenData.Int64()
+	}
+	return s
+}

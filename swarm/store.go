@@ -1,0 +1,127 @@
+package swarm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage/layout"
+)
+
+// Store is a distswarm store directory:
+//
+//	<root>/distfiles/             GLEP 75 tree + layout.conf: a Portage filesystem mirror
+//	<root>/.partial/              downloads in progress (package storage)
+//	<root>/.quarantine/           files that failed verification
+//	<root>/.distswarm/state.db    piece and file state (package storage)
+//	<root>/.distswarm/collections/<infohash>.torrent   collections this store knows
+type Store struct {
+	Root string
+	conf *layout.Config
+}
+
+// DefaultStoreDir is /var/cache/distswarm for root, else the user's cache
+// directory ($XDG_CACHE_HOME/distswarm or ~/.cache/distswarm).
+func DefaultStoreDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/cache/distswarm"
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "distswarm")
+	}
+	return filepath.Join(os.TempDir(), "distswarm")
+}
+
+// OpenStore creates the store layout under root if needed. A new store's
+// distfiles directory gets layout.conf with the default GLEP 75 layout.
+func OpenStore(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	s := &Store{Root: abs}
+	for _, d := range []string{s.DistfilesDir(), s.collectionsDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("store %s: %w", root, err)
+		}
+	}
+	confPath := filepath.Join(s.DistfilesDir(), layout.ConfigName)
+	if _, err := os.Stat(confPath); errors.Is(err, fs.ErrNotExist) {
+		if err := layout.WriteConfig(s.DistfilesDir(), layout.Default()); err != nil {
+			return nil, fmt.Errorf("store %s: %w", root, err)
+		}
+	}
+	s.conf, err = layout.LoadConfig(confPath)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	return s, nil
+}
+
+// DistfilesDir is the GLEP 75 tree (GENTOO_MIRRORS="<root>/distfiles").
+func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles") }
+
+func (s *Store) collectionsDir() string { return filepath.Join(s.Root, ".distswarm", "collections") }
+
+// DistfilePath is where a distfile of that name lives in the store.
+func (s *Store) DistfilePath(name string) string {
+	return filepath.Join(s.DistfilesDir(), filepath.FromSlash(s.conf.Path(name, nil)))
+}
+
+// Find returns the path of a distfile present in the store.
+func (s *Store) Find(name string) (string, error) {
+	return layout.Find(s.DistfilesDir(), name, nil)
+}
+
+// Remember records a collection torrent in the store so later fetches
+// (Portage mode) know where to look.
+func (s *Store) Remember(mi *metainfo.MetaInfo) error {
+	p := filepath.Join(s.collectionsDir(), mi.HashInfoBytes().HexString()+".torrent")
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	tmp, err := os.CreateTemp(s.collectionsDir(), ".tmp-*.torrent")
+	if err != nil {
+		return fmt.Errorf("remember collection: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := mi.Write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("remember collection: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("remember collection: %w", err)
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// Known loads every collection torrent the store remembers, sorted by
+// infohash.
+func (s *Store) Known() ([]*metainfo.MetaInfo, error) {
+	ents, err := os.ReadDir(s.collectionsDir())
+	if err != nil {
+		return nil, fmt.Errorf("known collections: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".torrent") && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	var out []*metainfo.MetaInfo
+	for _, n := range names {
+		mi, err := metainfo.LoadFromFile(filepath.Join(s.collectionsDir(), n))
+		if err != nil {
+			continue // a damaged entry must not block fetching
+		}
+		out = append(out, mi)
+	}
+	return out, nil
+}

@@ -1,0 +1,127 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/blake2b"
+
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+// corpus writes n deterministic files of the given sizes into dir (flat)
+// and returns name → content.
+func corpus(t *testing.T, dir string, sizes []int) map[string][]byte {
+	t.Helper()
+	r := rand.New(rand.NewSource(1))
+	out := map[string][]byte{}
+	for i, sz := range sizes {
+		name := fmt.Sprintf("pkg%03d-1.%d.tar.gz", i, sz)
+		b := make([]byte, sz)
+		r.Read(b)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = b
+	}
+	return out
+}
+
+func manifestFor(t *testing.T, path string, files map[string][]byte, names ...string) {
+	t.Helper()
+	var lines []string
+	for _, n := range names {
+		b := blake2b.Sum512(files[n])
+		s := sha512.Sum512(files[n])
+		lines = append(lines, fmt.Sprintf("DIST %s %d BLAKE2B %s SHA512 %s", n, len(files[n]), hex.EncodeToString(b[:]), hex.EncodeToString(s[:])))
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loopback() ClientOptions {
+	return ClientOptions{ListenAddr: "127.0.0.1:0", NoTrackers: true}
+}
+
+func TestSeedAndFetchInProcess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := corpus(t, src, []int{0, 1, 1000, 16 << 10, 40000, 300000, 2 << 20})
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedStore, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan int, 1)
+	seedCtx, stopSeed := context.WithCancel(ctx)
+	seedDone := make(chan error, 1)
+	go func() {
+		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: loopback(), Ready: func(p int) { ready <- p }})
+	}()
+	var port int
+	select {
+	case port = <-ready:
+	case err := <-seedDone:
+		t.Fatalf("seeder: %v", err)
+	case <-ctx.Done():
+		t.Fatal("seeder not ready")
+	}
+	defer func() { stopSeed(); <-seedDone }()
+
+	leechStore, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pkg001-1.1.tar.gz", "pkg002-1.1000.tar.gz", "pkg005-1.300000.tar.gz", "pkg006-1.2097152.tar.gz"}
+	mf := filepath.Join(t.TempDir(), "Manifest")
+	manifestFor(t, mf, files, want...)
+	auth := NewAuthority()
+	if err := auth.AddManifest(mf); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Fetch(ctx, FetchOptions{
+		Store: leechStore, Collections: []*collection.Collection{coll}, Authority: auth,
+		Names: want, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Name, r.Err)
+			continue
+		}
+		got, err := os.ReadFile(r.Path)
+		if err != nil || !bytes.Equal(got, files[r.Name]) {
+			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
+		}
+		if r.Path != leechStore.DistfilePath(r.Name) {
+			t.Errorf("%s placed at %s, want %s", r.Name, r.Path, leechStore.DistfilePath(r.Name))
+		}
+	}
+	// Nothing else was placed.
+	n := 0
+	filepath.WalkDir(leechStore.DistfilesDir(), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && d.Name() != "layout.conf" {
+			n++
+		}
+		return nil
+	})
+	if n != len(want) {
+		t.Errorf("%d files placed, want %d", n, len(want))
+	}
+}
