@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -323,3 +324,5 @@ func checkFinalTree(t testing.TB, root string, files []tfile) (n int) {
 }
 
 type metainfoFileInfo = metainfo.FileInfo
+
+func netResolve(addr string) (net.Addr, error) { return net.ResolveTCPAddr("tcp", addr) }
