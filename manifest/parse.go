@@ -150,45 +150,35 @@ func Parse(r io.Reader, name string) (*Manifest, error) {
 		m:     &Manifest{Path: name},
 		index: make(map[string]int),
 	}
-	lr := &limitReader{r: r, n: MaxManifestSize}
-	br := bufio.NewReaderSize(lr, MaxLineLength+2)
+	sc := bufio.NewScanner(&limitReader{r: r, n: MaxManifestSize})
+	sc.Buffer(make([]byte, 0, 4096), MaxLineLength+2) // grows on demand
 	var cs clearsign
 	lineno := 0
-	for {
-		raw, err := br.ReadSlice('\n')
-		if len(raw) > 0 || err == nil {
-			lineno++
+	for sc.Scan() {
+		lineno++
+		raw := sc.Bytes()
+		if !utf8.Valid(raw) {
+			return nil, p.errorf(lineno, "invalid UTF-8")
 		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, p.errorf(lineno, "line longer than %d bytes", MaxLineLength)
+		line := strings.TrimRightFunc(string(raw), unicode.IsSpace)
+		content, ok, err := cs.line(line, len(p.m.Entries) > 0)
+		if err != nil {
+			return nil, p.errorf(lineno, "%s", err.Error())
 		}
-		if err != nil && err != io.EOF {
-			if errors.Is(err, ErrTooLarge) {
-				return nil, fmt.Errorf("%s: %w (limit %d bytes)", name, err, MaxManifestSize)
-			}
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		if len(raw) > 0 {
-			if len(raw) > MaxLineLength+1 {
-				return nil, p.errorf(lineno, "line longer than %d bytes", MaxLineLength)
-			}
-			if !utf8.Valid(raw) {
-				return nil, p.errorf(lineno, "invalid UTF-8")
-			}
-			line := strings.TrimRightFunc(string(raw), unicode.IsSpace)
-			content, ok, cerr := cs.line(line, len(p.m.Entries) > 0)
-			if cerr != nil {
-				return nil, p.errorf(lineno, "%s", cerr.Error())
-			}
-			if ok {
-				if err := p.parseLine(content, lineno); err != nil {
-					return nil, err
-				}
+		if ok {
+			if err := p.parseLine(content, lineno); err != nil {
+				return nil, err
 			}
 		}
-		if err == io.EOF {
-			break
+	}
+	if err := sc.Err(); err != nil {
+		switch {
+		case errors.Is(err, bufio.ErrTooLong):
+			return nil, p.errorf(lineno+1, "line longer than %d bytes", MaxLineLength)
+		case errors.Is(err, ErrTooLarge):
+			return nil, fmt.Errorf("%s: %w (limit %d bytes)", name, err, MaxManifestSize)
 		}
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if err := cs.finish(); err != nil {
 		return nil, p.errorf(lineno, "%s", err.Error())
