@@ -396,3 +396,30 @@ func TestSingleWriteLoad(t *testing.T) {
 		t.Error("mismatching Manifest sidecar accepted")
 	}
 }
+
+func TestProgressAndCancel(t *testing.T) {
+	files := testFiles(6, 30, 3<<20) // some files go through Fanout
+	dir := t.TempDir()
+	writeTree(t, dir, files, true)
+	var total int64
+	for _, b := range files {
+		total += int64(len(b))
+	}
+	var last, calls int64
+	c := mustCreate(t, CreateOptions{From: dir, Progress: func(done, tot int64) {
+		if tot != total || done < last || done > tot {
+			t.Errorf("progress %d/%d after %d (total %d)", done, tot, last, total)
+		}
+		last = done
+		calls++
+	}})
+	if last != total || calls == 0 {
+		t.Errorf("progress ended at %d/%d after %d calls", last, total, calls)
+	}
+	checkTorrent(t, c.Torrents[0], c.Manifests[0], dir, files)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Create(ctx, CreateOptions{From: dir}); err == nil {
+		t.Error("cancelled Create succeeded")
+	}
+}
