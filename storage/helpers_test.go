@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/dht/v2"
+	g "github.com/anacrolix/generics"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/bencode"
@@ -326,3 +328,7 @@ func checkFinalTree(t testing.TB, root string, files []tfile) (n int) {
 type metainfoFileInfo = metainfo.FileInfo
 
 func netResolve(addr string) (net.Addr, error) { return net.ResolveTCPAddr("tcp", addr) }
+
+func nilHash() g.Option[[]byte] { return g.None[[]byte]() }
+
+var io_EOF = io.EOF
