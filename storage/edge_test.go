@@ -54,6 +54,30 @@ func TestNoAuthorityStaysStaged(t *testing.T) {
 		t.Errorf("state %+v", s)
 	}
 	checkFinalTree(t, dir, files)
+
+	// Reopen with the authority known, after the staged copy was deleted: the file is fetched
+	// again, verified and placed.
+	cl.Close()
+	st.Close()
+	if err := os.Remove(want); err != nil {
+		t.Fatal(err)
+	}
+	var evs2 eventLog
+	st2 := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: newDigestVerifier(files), OnEvent: evs2.add})
+	defer st2.Close()
+	cl2 := newClient(t, st2, t.TempDir(), nil)
+	defer cl2.Close()
+	tor2 := addAndWaitInfo(ctx, t, cl2, st2, mi)
+	tor2.AddPeers([]torrent.PeerInfo{peerOf(seedCl)})
+	tor2.DownloadAll()
+	waitFor(ctx, t, "lost staged file re-fetched", func() bool {
+		tor2.AddPeers([]torrent.PeerInfo{peerOf(seedCl)})
+		_, ok := evs2.of(EventFinal)["b.tar.xz"]
+		return ok
+	})
+	if n := checkFinalTree(t, dir, files); n != len(files) {
+		t.Errorf("final files %d, want %d", n, len(files))
+	}
 }
 
 func TestHostilePathsRefused(t *testing.T) {

@@ -147,6 +147,23 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	}()
 	s := t.s
 
+	if f.ref.Length > 0 && !preplaced {
+		f.io.RLock()
+		unresolved := f.cur == ""
+		f.io.RUnlock()
+		if unresolved {
+			t.resolve(f)
+			t.mu.Lock()
+			preplaced = f.preplaced
+			t.mu.Unlock()
+		}
+		if !preplaced {
+			if _, err := os.Stat(f.staging); errors.Is(err, os.ErrNotExist) {
+				t.lost(f)
+				return
+			}
+		}
+	}
 	if f.ref.Length == 0 && f.final != "" {
 		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 			preplaced = true
@@ -359,6 +376,22 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 	t.refreshCompletion(f.begin, f.end)
 	s.log.Warn("file rejected", "file", f.ref.Path, "quarantine", q, "err", why)
 	s.emit(Event{Kind: EventRejected, File: f.ref, Path: q, Err: why})
+}
+
+// lost handles a file whose pieces are recorded complete but whose staged data is gone (deleted
+// while the store was closed): its pieces are forgotten so that it is fetched again.
+func (t *torrentStore) lost(f *fileEntry) {
+	t.mu.Lock()
+	for p := f.begin; p < f.end; p++ {
+		t.setPieceLocked(p, pieceIncomplete)
+	}
+	f.phase, f.err = PhaseStaging, nil
+	t.mu.Unlock()
+	if err := t.s.db.setFile(t.ih, f.ref.Index, nil, f.begin, f.end); err != nil {
+		t.s.log.Error("persist lost file", "file", f.ref.Path, "err", err)
+	}
+	t.refreshCompletion(f.begin, f.end)
+	t.s.log.Warn("staged data lost; fetching again", "file", f.ref.Path, "staging", f.staging)
 }
 
 // demote takes a file off its final path after data loss. fromFinal: the file was placed by us

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -255,5 +256,5 @@ func within(dir, p string) bool {
 	if err != nil || rel == "." || rel == ".." {
 		return false
 	}
-	return !filepath.IsAbs(rel) && len(rel) >= 1 && !(len(rel) >= 3 && rel[:3] == ".."+string(filepath.Separator))
+	return !filepath.IsAbs(rel) && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -60,6 +60,7 @@ type fileEntry struct {
 	remaining int  // pieces in range not complete
 	queued    bool // in the finalize queue or being finalized
 	preplaced bool // found at its final path without a db record; adopted once hashed
+	hadBits   bool // piece bits but no record at open: prefer existing staged data when resolving
 	err       error
 	rec       fileRecord
 }
@@ -186,7 +187,9 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 				unknown[p] = true
 			}
 		default:
-			f.phase, f.cur = PhaseStaging, f.staging
+			// Bits but no record: staged data (or a crash while adopting a file at its final
+			// path, before its record was written); resolved on first use.
+			f.phase, f.hadBits = PhaseStaging, true
 		}
 	}
 	for p := range t.pieces {
@@ -389,13 +392,19 @@ func (t *torrentStore) state(index int) FileState {
 	return st
 }
 
-// resolve decides, on first IO, whether an unresolved file is read at its final path (it is
+// resolve decides, on first use, whether an unresolved file is read at its final path (it is
 // there with the right size) or lives in staging. Called without f.io held.
 func (t *torrentStore) resolve(f *fileEntry) {
 	f.io.Lock()
 	defer f.io.Unlock()
 	if f.cur != "" {
 		return
+	}
+	if f.hadBits {
+		if _, err := os.Stat(f.staging); err == nil {
+			f.cur = f.staging
+			return
+		}
 	}
 	if f.final != "" {
 		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == f.ref.Length {
