@@ -255,7 +255,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 			}
 		}
 		added[ih] = ft
-		if err := o.Store.Remember(mi); err != nil {
+		if err := o.Store.Remember(mi, nil); err != nil {
 			logger.Warn("remember collection", "err", err)
 		}
 		return ft, nil

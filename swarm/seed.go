@@ -77,7 +77,14 @@ func Seed(ctx context.Context, o SeedOptions) error {
 	}
 	var ts []*torrent.Torrent
 	for _, c := range o.Collections {
-		for _, mi := range c.Torrents {
+		for i, mi := range c.Torrents {
+			var mf []byte
+			if i < len(c.Manifests) {
+				mf = c.Manifests[i]
+			}
+			if err := o.Store.Remember(mi, mf); err != nil {
+				logger.Warn("remember collection", "err", err)
+			}
 			t, err := cl.AddTorrent(mi)
 			if err != nil {
 				return fmt.Errorf("add torrent %s: %w", mi.HashInfoBytes().HexString(), err)
@@ -86,9 +93,6 @@ func Seed(ctx context.Context, o SeedOptions) error {
 			st.Attach(t)
 			if len(peers) > 0 {
 				t.AddPeers(peers)
-			}
-			if err := o.Store.Remember(mi); err != nil {
-				logger.Warn("remember collection", "err", err)
 			}
 			ts = append(ts, t)
 		}

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,7 +21,7 @@ import (
 //	<root>/.partial/              downloads in progress (package storage)
 //	<root>/.quarantine/           files that failed verification
 //	<root>/.distswarm/state.db    piece and file state (package storage)
-//	<root>/.distswarm/collections/<infohash>.torrent   collections this store knows
+//	<root>/collections/<infohash>.torrent   collections this store knows (+ .Manifest)
 type Store struct {
 	Root string
 	conf *layout.Config
@@ -67,7 +68,7 @@ func OpenStore(root string) (*Store, error) {
 // DistfilesDir is the GLEP 75 tree (GENTOO_MIRRORS="<root>/distfiles").
 func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles") }
 
-func (s *Store) collectionsDir() string { return filepath.Join(s.Root, ".distswarm", "collections") }
+func (s *Store) collectionsDir() string { return filepath.Join(s.Root, "collections") }
 
 // DistfilePath is where a distfile of that name lives in the store.
 func (s *Store) DistfilePath(name string) string {
@@ -80,23 +81,50 @@ func (s *Store) Find(name string) (string, error) {
 }
 
 // Remember records a collection torrent in the store so later fetches
-// (Portage mode) know where to look.
-func (s *Store) Remember(mi *metainfo.MetaInfo) error {
-	p := filepath.Join(s.collectionsDir(), mi.HashInfoBytes().HexString()+".torrent")
-	if _, err := os.Stat(p); err == nil {
-		return nil
+// (Portage mode) know where to look. manifest, when known, is the
+// collection Manifest (already checked against the torrent by
+// collection.Load): it is put where the storage expects it, so a seeder
+// serves it without fetching it first.
+func (s *Store) Remember(mi *metainfo.MetaInfo, manifest []byte) error {
+	ih := mi.HashInfoBytes().HexString()
+	p := filepath.Join(s.collectionsDir(), ih+".torrent")
+	if _, err := os.Stat(p); err != nil {
+		var buf bytes.Buffer
+		if err := mi.Write(&buf); err != nil {
+			return fmt.Errorf("remember collection %s: %w", ih, err)
+		}
+		if err := writeFileAtomic(p, buf.Bytes()); err != nil {
+			return fmt.Errorf("remember collection %s: %w", ih, err)
+		}
 	}
-	tmp, err := os.CreateTemp(s.collectionsDir(), ".tmp-*.torrent")
+	if manifest != nil {
+		mp := filepath.Join(s.collectionsDir(), ih+".Manifest")
+		if _, err := os.Stat(mp); err != nil {
+			if err := writeFileAtomic(mp, manifest); err != nil {
+				return fmt.Errorf("remember collection %s: %w", ih, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to p through a temporary file and a rename.
+func writeFileAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
-		return fmt.Errorf("remember collection: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := mi.Write(tmp); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("remember collection: %w", err)
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("remember collection: %w", err)
+		return err
 	}
 	return os.Rename(tmp.Name(), p)
 }

@@ -66,6 +66,9 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 			manifestCommand(),
 			layoutCommand(),
 			hashCommand(),
+			collectionCommand(),
+			seedCommand(),
+			fetchCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {

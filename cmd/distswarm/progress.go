@@ -52,3 +52,10 @@ func (p *progress) finish() {
 		_ = p.bar.Finish()
 	}
 }
+
+// set moves the bar to an absolute position.
+func (p *progress) set(n int64) {
+	if p.bar != nil {
+		_ = p.bar.Set64(n)
+	}
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"github.com/distswarm/distswarm/swarm"
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+// networkFlags are shared by fetch and seed.
+func networkFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "store", Usage: "the distswarm store (GLEP 75 tree in STORE/distfiles)", Value: swarm.DefaultStoreDir(), EnvVars: []string{"DISTSWARM_STORE"}},
+		&cli.StringFlag{Name: "listen", Usage: "address for BitTorrent connections", Value: ":0"},
+		&cli.StringSliceFlag{Name: "peer", Usage: "connect to this peer, HOST:PORT (repeatable)"},
+		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the mainline DHT"},
+		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers: only --peer and webseeds"},
+		&cli.StringSliceFlag{Name: "dht-node", Usage: "DHT bootstrap node HOST:PORT instead of the public ones (repeatable)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the BitTorrent client does"},
+	}
+}
+
+func clientOptions(c *cli.Context) swarm.ClientOptions {
+	return swarm.ClientOptions{
+		ListenAddr: c.String("listen"),
+		DHT:        !c.Bool("no-dht") && !c.Bool("offline"),
+		DHTNodes:   c.StringSlice("dht-node"),
+		NoTrackers: c.Bool("offline"),
+		Logger:     logger(c),
+	}
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM.
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func loadCollections(paths []string) ([]*collection.Collection, error) {
+	var out []*collection.Collection
+	for _, p := range paths {
+		c, err := collection.Load(p)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func fetchCommand() *cli.Command {
+	flags := append(networkFlags(),
+		&cli.StringSliceFlag{Name: "torrent", Usage: "collection .torrent or collection index (repeatable)"},
+		&cli.StringFlag{Name: "magnet", Usage: "magnet URI of a collection (its metadata is fetched from peers)"},
+		&cli.StringFlag{Name: "repo", Usage: "ebuild repository whose Manifests are the authority (e.g. /var/db/repos/gentoo)"},
+		&cli.StringSliceFlag{Name: "manifest", Usage: "Manifest file whose DIST entries are the authority (repeatable)"},
+		&cli.StringFlag{Name: "digests", Usage: "Portage ${DIGESTS} for the single file fetched: 'blake2b:<hex> sha512:<hex>'"},
+		&cli.BoolFlag{Name: "trust-collection", Usage: "accept the collection's own Manifest as the authority for files yours does not list"},
+		&cli.BoolFlag{Name: "all", Usage: "fetch every distfile of the collections"},
+		&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 30 * time.Minute},
+		&cli.StringFlag{Name: "uri", Usage: "Portage mode: the distfile's URI (${URI}); HTTP fallback"},
+		&cli.StringFlag{Name: "out", Usage: "Portage mode: where to put the file (${DISTDIR}/${FILE})"},
+		&cli.DurationFlag{Name: "swarm-timeout", Usage: "Portage mode: how long the swarm may try before HTTP", Value: time.Minute},
+	)
+	return &cli.Command{
+		Name:      "fetch",
+		Usage:     "download distfiles from peers, verify them and place them in the store",
+		ArgsUsage: "NAME... | --all",
+		Description: `Downloads the named distfiles from the collection's swarm (peers from
+--peer, trackers, PEX, DHT; webseeds when peers lack a file), verifies each
+against the authority and places it at its GLEP 75 path in the store, from
+where 'distswarm seed' serves it. A file that fails verification is
+quarantined and never placed.
+
+The authority is --repo, --manifest or --digests; with --trust-collection the
+collection's own Manifest is used for files your authority does not know.
+
+Exit status: 0 when every file is placed, 1 otherwise (one line per file with
+the reason), 2 on usage errors.
+
+Portage mode (FETCHCOMMAND): --uri URI --out PATH [--digests '...'] looks in the
+store, then in the collections the store knows, then downloads URI over HTTP
+(resuming), verifies, stores and links the file to PATH. In make.conf:
+
+   FETCHCOMMAND="distswarm fetch --uri \"\${URI}\" --out \"\${DISTDIR}/\${FILE}\" --digests \"\${DIGESTS}\""
+   RESUMECOMMAND="${FETCHCOMMAND}"
+
+Examples:
+   distswarm fetch --torrent distfiles.torrent --repo /var/db/repos/gentoo zstd-1.5.5.tar.gz
+   distswarm fetch --torrent lan.torrent --peer 10.0.0.5:6881 --trust-collection --all`,
+		Flags:  flags,
+		Action: runFetch,
+	}
+}
+
+func runFetch(c *cli.Context) error {
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	store, err := swarm.OpenStore(c.String("store"))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if c.String("out") != "" || c.String("uri") != "" {
+		return runPortageFetch(ctx, c, store)
+	}
+	if c.String("magnet") != "" {
+		return usageErr("fetch: --magnet is not supported yet; pass the collection with --torrent")
+	}
+	if len(c.StringSlice("torrent")) == 0 {
+		return usageErr("fetch: give a collection with --torrent (or Portage mode with --uri/--out)")
+	}
+	if c.NArg() == 0 && !c.Bool("all") {
+		return usageErr("fetch: name the distfiles to fetch, or pass --all")
+	}
+	colls, err := loadCollections(c.StringSlice("torrent"))
+	if err != nil {
+		return err
+	}
+	auth := swarm.NewAuthority()
+	if r := c.String("repo"); r != "" {
+		conflicts, err := auth.AddRepo(ctx, r)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		for _, cf := range conflicts {
+			fmt.Fprintf(c.App.ErrWriter, "warning: %s: Manifests disagree (%d entries); it cannot be verified\n", cf.Name, len(cf.Entries))
+		}
+	}
+	for _, m := range c.StringSlice("manifest") {
+		if err := auth.AddManifest(m); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	if d := c.String("digests"); d != "" {
+		if c.NArg() != 1 {
+			return usageErr("fetch: --digests describes one file: name exactly one")
+		}
+		if err := auth.AddDigests(c.Args().First(), d); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	var prog *progress
+	res, err := swarm.Fetch(tctx, swarm.FetchOptions{
+		Store:           store,
+		Collections:     colls,
+		Authority:       auth,
+		TrustCollection: c.Bool("trust-collection"),
+		Names:           c.Args().Slice(),
+		All:             c.Bool("all"),
+		Peers:           c.StringSlice("peer"),
+		Client:          clientOptions(c),
+		Logger:          logger(c),
+		OnProgress: func(p swarm.Progress) {
+			if prog == nil && p.Bytes > 0 {
+				prog = newProgress(c.App.ErrWriter, p.Bytes, "fetching")
+			}
+			if prog != nil {
+				prog.set(p.BytesDone)
+			}
+		},
+	})
+	if prog != nil {
+		prog.finish()
+	}
+	if err != nil {
+		return failedErr("fetch: %v", err)
+	}
+	failed := 0
+	var placed int64
+	for _, r := range res {
+		if r.Err != nil {
+			failed++
+			fmt.Fprintf(c.App.ErrWriter, "FAILED %v\n", r.Err)
+			continue
+		}
+		if st, err := os.Stat(r.Path); err == nil {
+			placed += st.Size()
+		}
+		fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%d placed (%s), %d failed\n", len(res)-failed, humanize.IBytes(uint64(placed)), failed)
+	if failed > 0 {
+		return silentFailure(exitFailed)
+	}
+	return nil
+}
+
+func runPortageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) error {
+	if c.String("out") == "" || c.String("uri") == "" {
+		return usageErr("fetch: Portage mode needs both --uri and --out")
+	}
+	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	var prog *progress
+	src, err := swarm.PortageFetch(tctx, swarm.PortageFetchOptions{
+		Store:        store,
+		URI:          c.String("uri"),
+		Out:          c.String("out"),
+		Digests:      c.String("digests"),
+		Peers:        c.StringSlice("peer"),
+		Client:       clientOptions(c),
+		SwarmTimeout: c.Duration("swarm-timeout"),
+		Logger:       logger(c),
+		OnHTTPProgress: func(done, total int64) {
+			if prog == nil && total > 0 {
+				prog = newProgress(c.App.ErrWriter, total, "http")
+			}
+			if prog != nil {
+				prog.set(done)
+			}
+		},
+	})
+	if prog != nil {
+		prog.finish()
+	}
+	if err != nil {
+		return failedErr("fetch: %v", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: from %s\n", swarm.DistfileName(c.String("out")), src)
+	return nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"github.com/distswarm/distswarm/swarm"
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+func seedCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "seed",
+		Usage:     "serve collections to peers until interrupted",
+		ArgsUsage: "COLLECTION...",
+		Description: `Seeds each collection (.torrent or collection index) from the store, or
+from --from DIR in place: files are read where they are, never copied. Files
+found for the first time are hashed once against the torrent; restarts are
+fast because the store remembers what it verified.
+
+With --from DIR and no COLLECTION, a collection is created from DIR first
+(written to --out, default DIR/../<name>.torrent) and seeded in one step.
+
+Prints the listening port, then peers and upload rate every few seconds.
+
+Examples:
+   distswarm seed --listen :6881 distfiles.torrent
+   distswarm seed --from /var/cache/distfiles --out /tmp/distfiles.torrent`,
+		Flags: append(networkFlags(),
+			&cli.StringFlag{Name: "from", Usage: "distdir to seed in place (flat or GLEP 75)"},
+			&cli.StringFlag{Name: "out", Usage: "with --from and no COLLECTION: where to write the created collection"},
+			&cli.StringSliceFlag{Name: "tracker", Usage: "with --from: announce URL for the created collection (repeatable)"},
+			&cli.StringSliceFlag{Name: "webseed", Usage: "with --from: webseed for the created collection (repeatable)"},
+		),
+		Action: runSeed,
+	}
+}
+
+func runSeed(c *cli.Context) error {
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	store, err := swarm.OpenStore(c.String("store"))
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	colls, err := loadCollections(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	if len(colls) == 0 {
+		if c.String("from") == "" {
+			return usageErr("seed: give a COLLECTION, or --from DIR to create one")
+		}
+		out := c.String("out")
+		if out == "" {
+			return usageErr("seed: --from without COLLECTION needs --out FILE for the created collection")
+		}
+		started := time.Now()
+		coll, err := collection.Create(ctx, collection.CreateOptions{
+			From: c.String("from"), Trackers: c.StringSlice("tracker"), Webseeds: c.StringSlice("webseed"),
+		})
+		if err != nil {
+			return failedErr("seed: %v", err)
+		}
+		if err := coll.Write(out); err != nil {
+			return failedErr("seed: %v", err)
+		}
+		fmt.Fprintf(c.App.ErrWriter, "created %s in %s\n", out, time.Since(started).Round(time.Millisecond))
+		for _, m := range coll.Magnets() {
+			fmt.Fprintf(c.App.Writer, "magnet %s\n", m)
+		}
+		colls = append(colls, coll)
+	}
+	started := time.Now()
+	var lastUp int64
+	lastAt := time.Now()
+	err = swarm.Seed(ctx, swarm.SeedOptions{
+		Store:       store,
+		Collections: colls,
+		From:        c.String("from"),
+		Peers:       c.StringSlice("peer"),
+		Client:      clientOptions(c),
+		Logger:      logger(c),
+		Ready: func(port int) {
+			fmt.Fprintf(c.App.Writer, "seeding on port %d (ready in %s)\n", port, time.Since(started).Round(time.Millisecond))
+		},
+		OnStatus: func(s swarm.SeedStatus) {
+			now := time.Now()
+			rate := float64(s.BytesUploaded-lastUp) / now.Sub(lastAt).Seconds()
+			lastUp, lastAt = s.BytesUploaded, now
+			fmt.Fprintf(c.App.ErrWriter, "%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s)\n",
+				s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
+				humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)))
+		},
+	})
+	if err != nil {
+		return failedErr("seed: %v", err)
+	}
+	return nil
+}
