@@ -1,0 +1,271 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// binary is the distswarm executable built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "distswarm-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "distswarm")
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(self))
+	cmd := exec.Command("go", "build", "-o", binary, "./cmd/distswarm")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build distswarm: %v\n%s", err, out)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// File is one generated distfile.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Corpus writes deterministic pseudo-random files of the given sizes into
+// dir (flat) and returns them in order.
+func Corpus(t testing.TB, dir string, seed int64, sizes []int) []File {
+	t.Helper()
+	r := rand.New(rand.NewSource(seed))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := make([]File, len(sizes))
+	for i, sz := range sizes {
+		b := make([]byte, sz)
+		r.Read(b)
+		f := File{Name: fmt.Sprintf("dist%04d-%d.tar.gz", i, sz), Data: b}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[i] = f
+	}
+	return files
+}
+
+// MixedSizes returns n sizes from 0 B to maxSize, many under 32 KiB.
+func MixedSizes(n int, maxSize int, seed int64) []int {
+	r := rand.New(rand.NewSource(seed))
+	out := make([]int, n)
+	for i := range out {
+		switch {
+		case i == 0:
+			out[i] = 0
+		case i%2 == 0:
+			out[i] = 1 + r.Intn(32<<10)
+		case i%7 == 0:
+			out[i] = maxSize - r.Intn(1<<20)
+		default:
+			out[i] = r.Intn(maxSize / 4)
+		}
+	}
+	return out
+}
+
+// DistLine is a Manifest DIST line computed independently of distswarm.
+func DistLine(f File) string {
+	b := blake2b.Sum512(f.Data)
+	s := sha512.Sum512(f.Data)
+	return fmt.Sprintf("DIST %s %d BLAKE2B %s SHA512 %s", f.Name, len(f.Data), hex.EncodeToString(b[:]), hex.EncodeToString(s[:]))
+}
+
+// WriteManifest writes a Manifest with the DIST lines of files and returns
+// its path.
+func WriteManifest(t testing.TB, dir string, files []File) string {
+	t.Helper()
+	var lines []string
+	for _, f := range files {
+		lines = append(lines, DistLine(f))
+	}
+	p := filepath.Join(dir, "Manifest")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// GLEP75Path is the default-layout path (filename-hash BLAKE2B 8) of a
+// distfile in a store, computed independently of distswarm.
+func GLEP75Path(store, name string) string {
+	h := blake2b.Sum512([]byte(name))
+	return filepath.Join(store, "distfiles", hex.EncodeToString(h[:1]), name)
+}
+
+// CheckPlaced asserts every file is at its GLEP 75 path in the store with
+// exactly its content.
+func CheckPlaced(t testing.TB, store string, files []File) {
+	t.Helper()
+	for _, f := range files {
+		got, err := os.ReadFile(GLEP75Path(store, f.Name))
+		if err != nil {
+			t.Errorf("%s not placed: %v", f.Name, err)
+			continue
+		}
+		if !bytes.Equal(got, f.Data) {
+			t.Errorf("%s placed with wrong content (%d bytes, want %d)", f.Name, len(got), len(f.Data))
+		}
+	}
+}
+
+// Result of a finished command.
+type Result struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Run runs distswarm to completion with a deadline.
+func Run(t testing.TB, timeout time.Duration, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run distswarm %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("distswarm %v did not finish within %s\nstderr:\n%s", args, timeout, e.String())
+	}
+	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") {
+		t.Fatalf("distswarm %v crashed:\n%s", args, e.String())
+	}
+	return Result{code, o.String(), e.String()}
+}
+
+// Proc is a background distswarm process (a seeder).
+type Proc struct {
+	cmd    *exec.Cmd
+	Port   int
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+var portLine = regexp.MustCompile(`seeding on port (\d+)`)
+
+// StartSeeder starts `distswarm seed ARGS...` (add --listen 127.0.0.1:0
+// --offline yourself or use SeedArgs) and waits until it reports its port.
+// It is killed when the test ends.
+func StartSeeder(t testing.TB, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"seed"}, args...)...)
+	p := &Proc{cmd: cmd, done: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	portc := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := portLine.FindStringSubmatch(sc.Text()); m != nil {
+				var port int
+				fmt.Sscan(m[1], &port)
+				portc <- port
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	select {
+	case p.Port = <-portc:
+	case <-p.done:
+		t.Fatalf("seeder exited before it was ready: %s", p.Stderr())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("seeder not ready within 60s: %s", p.Stderr())
+	}
+	return p
+}
+
+// Addr is the seeder's HOST:PORT on loopback.
+func (p *Proc) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.Port) }
+
+// Stderr returns what the process wrote to standard error so far.
+func (p *Proc) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// Stop interrupts the process and waits (bounded) for it to exit.
+func (p *Proc) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// Loopback are the network flags every test process gets: loopback only,
+// no DHT, no trackers. urfave/cli stops parsing flags at the first
+// positional argument, so flags go before names and collections.
+var Loopback = []string{"--listen", "127.0.0.1:0", "--offline"}
+
+// Names returns the names of files.
+func Names(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Name
+	}
+	return out
+}
