@@ -34,7 +34,9 @@ type fanChunk struct {
 // 1 MiB buffers that are refcounted and reused only after every sink has
 // consumed them, so the reader waits only when all buffers are in flight.
 // Sinks receive the data in order. It returns the number of bytes read.
-// The first sink error, read error or context cancellation stops the copy.
+// The first sink error, read error or context cancellation stops the copy;
+// cancellation is observed between reads (a blocked Read is not
+// interrupted). Data is read in full 1 MiB chunks (io.ReadFull).
 func Fanout(ctx context.Context, r io.Reader, sinks ...io.Writer) (int64, error) {
 	if len(sinks) == 0 {
 		sinks = []io.Writer{io.Discard}
