@@ -269,3 +269,129 @@ func Names(files []File) []string {
 	}
 	return out
 }
+
+// Pid is the process id of a background distswarm process.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+var readyLine = regexp.MustCompile(`seeding on port (\d+) \(ready in ([^)]+)\)`)
+
+// StartSeederTimed is StartSeeder that also returns the start-up time the
+// seeder reports on its "ready in" line.
+func StartSeederTimed(t testing.TB, args ...string) (*Proc, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"seed"}, args...)...)
+	p := &Proc{cmd: cmd, done: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	type ready struct {
+		port int
+		took time.Duration
+	}
+	readyc := make(chan ready, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				var r ready
+				fmt.Sscan(m[1], &r.port)
+				r.took, _ = time.ParseDuration(m[2])
+				readyc <- r
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	var r ready
+	select {
+	case r = <-readyc:
+	case <-p.done:
+		t.Fatalf("seeder exited before it was ready: %s", p.Stderr())
+	case <-time.After(120 * time.Second):
+		t.Fatalf("seeder not ready within 120s: %s", p.Stderr())
+	}
+	p.Port = r.port
+	return p, r.took
+}
+
+// ProcStatus returns a field of /proc/PID/status (e.g. "VmHWM", "VmRSS"),
+// such as "123456 kB", or "" when it cannot be read.
+func ProcStatus(pid int, field string) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// RunBg is Run for goroutines other than the test's: it never calls
+// t.Fatal. A timeout or a crash is returned as an error.
+func RunBg(timeout time.Duration, args ...string) (Result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		return Result{}, fmt.Errorf("run distswarm %v: %v", args, err)
+	}
+	res := Result{code, o.String(), e.String()}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("distswarm %v did not finish within %s\nstderr:\n%s", args, timeout, e.String())
+	}
+	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") {
+		return res, fmt.Errorf("distswarm %v crashed:\n%s", args, e.String())
+	}
+	return res, nil
+}
+
+// RegularFiles returns the slash-separated paths, relative to dir, of
+// every regular file below dir (none if dir does not exist), sorted.
+func RegularFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && p == dir {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, err := filepath.Rel(dir, p)
+			if err != nil {
+				return err
+			}
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	return out
+}
+
+// FetchArgs is `fetch` with the loopback flags, a store and the given
+// options (which must all be flags); append names after it.
+func FetchArgs(store string, opts ...string) []string {
+	args := append([]string{"fetch"}, Loopback...)
+	args = append(args, "--store", store)
+	return append(args, opts...)
+}
