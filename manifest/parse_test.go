@@ -176,3 +176,27 @@ func TestParseTruncatedWrapper(t *testing.T) {
 		t.Fatalf("want truncated-wrapper SyntaxError, got %v", err)
 	}
 }
+
+// Formatting the entries of Portage-written Manifests reproduces them
+// byte for byte (hash names sorted, single spaces, LF).
+func TestFormatRoundTripReal(t *testing.T) {
+	files, _ := filepath.Glob("testdata/gentoo*__*Manifest")
+	files = append(files, "testdata/glep-0044-extras__manifest2-example.txt", "testdata/joepasss-gentoo-bin__dnsmasq-0-r3-1.gpkg.tar__inner-Manifest")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Parse(strings.NewReader(string(raw)), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, e := range m.Entries {
+			b.WriteString(e.String() + "\n")
+		}
+		if b.String() != string(raw) {
+			t.Errorf("%s: formatted entries differ from the file", f)
+		}
+	}
+}
