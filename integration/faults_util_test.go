@@ -143,8 +143,9 @@ func (c *StoreChecker) Check() (placed map[string]fileID, problems []string) {
 			return nil
 		}
 		name := d.Name()
-		if name == "layout.conf" && filepath.Dir(p) == root {
-			return nil // GLEP 75 layout description
+		if filepath.Dir(p) == root && (name == "layout.conf" ||
+			strings.HasPrefix(name, ".distswarm-layout-") && strings.HasSuffix(name, ".tmp")) {
+			return nil // GLEP 75 layout description, or its atomic-write temp file
 		}
 		f, ok := c.byName[name]
 		if !ok {
