@@ -43,6 +43,10 @@ type Progress struct {
 	Files, FilesDone int
 	Bytes, BytesDone int64
 	Peers            int
+	// Moved is the piece data received from peers and webseeds, pad
+	// bytes included: Moved ÷ Bytes is the transfer overhead of the
+	// collection's piece alignment.
+	Moved int64
 }
 
 // FileResult is the outcome for one requested distfile.
@@ -231,9 +235,9 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		if ft, ok := added[ih]; ok {
 			return ft, nil
 		}
-		t, err := cl.AddTorrent(mi)
+		t, err := addTorrent(cl, mi)
 		if err != nil {
-			return nil, fmt.Errorf("add torrent %s: %w", ih.HexString(), err)
+			return nil, err
 		}
 		select {
 		case <-t.GotInfo():
@@ -461,6 +465,7 @@ func progressOf(wants []*want, added map[metainfo.Hash]*fetchTorrent) Progress {
 	for _, ft := range added {
 		s := ft.t.Stats()
 		p.Peers += s.ActivePeers
+		p.Moved += s.BytesReadData.Int64()
 	}
 	return p
 }

@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -85,9 +84,9 @@ func Seed(ctx context.Context, o SeedOptions) error {
 			if err := o.Store.Remember(mi, mf); err != nil {
 				logger.Warn("remember collection", "err", err)
 			}
-			t, err := cl.AddTorrent(mi)
+			t, err := addTorrent(cl, mi)
 			if err != nil {
-				return fmt.Errorf("add torrent %s: %w", mi.HashInfoBytes().HexString(), err)
+				return err
 			}
 			<-t.GotInfo()
 			st.Attach(t)

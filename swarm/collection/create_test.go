@@ -296,8 +296,10 @@ func TestWebseedsAndTrackers(t *testing.T) {
 	if _, err := Create(context.Background(), CreateOptions{From: dir, Webseeds: []string{"ftp://x/"}}); err == nil {
 		t.Error("ftp webseed accepted")
 	}
-	if _, err := Create(context.Background(), CreateOptions{From: dir, PieceLength: 4096}); err == nil {
-		t.Error("4 KiB pieces accepted")
+	for _, bad := range []int64{2048, 12288} {
+		if _, err := Create(context.Background(), CreateOptions{From: dir, PieceLength: bad}); err == nil {
+			t.Errorf("piece length %d accepted (below the minimum or not a power of two)", bad)
+		}
 	}
 	if _, err := Create(context.Background(), CreateOptions{From: t.TempDir()}); err == nil {
 		t.Error("empty distdir accepted")

@@ -2,10 +2,11 @@ package collection
 
 // Piece length bounds and the policy's limits (see the package doc).
 const (
-	// MinPieceLength is the smallest piece length a collection uses: the
-	// anacrolix chunk size (16 KiB); smaller pieces break its request
-	// indexing in v1.61.0.
-	MinPieceLength int64 = 16 << 10
+	// MinPieceLength is the smallest piece length a collection uses. Pieces
+	// below anacrolix's 16 KiB chunk size need the torrent added with
+	// ChunkSize = piece length (package swarm does that); see the package
+	// doc.
+	MinPieceLength int64 = 4 << 10
 	// MaxPieceLength is the largest piece length PieceLengthFor picks.
 	MaxPieceLength int64 = 16 << 20
 
@@ -15,7 +16,7 @@ const (
 	maxPieceWork = 1 << 27
 	// preferredWaste: the largest piece length with waste ratio at most this
 	// is preferred.
-	preferredWaste = 1.01
+	preferredWaste = 1.02
 	// acceptableWaste: a single torrent whose best ratio exceeds this is
 	// split into size classes.
 	acceptableWaste = 1.05

@@ -52,8 +52,8 @@ func TestPieceLengthGoals(t *testing.T) {
 	pl := PieceLengthFor(mixed)
 	full, part := WasteRatio(mixed, pl), WasteRatio(subset(r, mixed), pl)
 	t.Logf("mixed: %d files, %.0f MiB, PL %d KiB: full %.4f, random 5%% %.4f", len(mixed), float64(sum(mixed))/(1<<20), pl>>10, full, part)
-	if full > 1.05 || part > 1.05 {
-		t.Errorf("mixed corpus ratios %.4f / %.4f exceed 1.05", full, part)
+	if full > 1.05 || part > 1.3 {
+		t.Errorf("mixed corpus ratios %.4f / %.4f exceed the goals 1.05 / 1.3", full, part)
 	}
 	for i := 0; i < 20; i++ { // more random subsets
 		if p := WasteRatio(subset(r, mixed), pl); p > 1.3 {
@@ -64,8 +64,8 @@ func TestPieceLengthGoals(t *testing.T) {
 	small := smallCorpus(r)
 	pl = PieceLengthFor(small)
 	full, part = WasteRatio(small, pl), WasteRatio(subset(r, small), pl)
-	t.Logf("small: %d files, %.0f MiB, PL %d KiB: full %.4f, random 5%% %.4f (16 KiB floor: the 1.3 goal is NOT met)", len(small), float64(sum(small))/(1<<20), pl>>10, full, part)
-	if pl != MinPieceLength || full > 1.5 || part > 1.5 {
+	t.Logf("small: %d files, %.0f MiB, PL %d KiB: full %.4f, random 5%% %.4f", len(small), float64(sum(small))/(1<<20), pl>>10, full, part)
+	if full > 1.3 || part > 1.3 {
 		t.Errorf("small corpus: PL %d, ratios %.4f / %.4f", pl, full, part)
 	}
 	for _, floor := range []int64{8 << 10, 4 << 10} {
