@@ -93,3 +93,18 @@ func BenchmarkSumFileEnv(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParse parses the 4,063-entry tex-overlay Manifest from memory.
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("testdata/gentoo-mirror_tex-overlay__dev-texlive__texlive-latexextra__Manifest")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(bytes.NewReader(data), "Manifest"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

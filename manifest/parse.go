@@ -203,8 +203,23 @@ func (p *parser) errorf(line int, format string, args ...any) *SyntaxError {
 
 func isBadControl(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }
 
+// hasBadControl reports a raw control character that is not whitespace,
+// with an ASCII fast path.
+func hasBadControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			return strings.IndexFunc(s[i:], isBadControl) >= 0
+		}
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) parseLine(s string, lineno int) error {
-	if strings.IndexFunc(s, isBadControl) >= 0 {
+	if hasBadControl(s) {
 		return p.errorf(lineno, "raw control character (must be escaped)")
 	}
 	fields := strings.Fields(s)
@@ -327,25 +342,39 @@ func parseSize(s string) (int64, error) {
 }
 
 func isHex(s string) bool {
+	ok, _ := scanHex(s)
+	return ok
+}
+
+// scanHex reports whether s is all hex digits and whether any is uppercase.
+func scanHex(s string) (ok, upper bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
+		switch {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			upper = true
+		default:
+			return false, false
 		}
 	}
-	return true
+	return true, upper
 }
 
 // normalizeHex validates a digest value: hex digits of any case (stored
 // lowercase); for supported hashes the length must match the digest size.
 func normalizeHex(name, v string) (string, error) {
-	if v == "" || !isHex(v) {
+	ok, upper := scanHex(v)
+	if v == "" || !ok {
 		return "", fmt.Errorf("hash %s: value %s is not hexadecimal", quoteShort(name), quoteShort(v))
 	}
 	if n := DigestSize(name); n > 0 && len(v) != 2*n {
 		return "", fmt.Errorf("hash %s: value has %d hex digits, want %d", name, len(v), 2*n)
 	}
-	return strings.ToLower(v), nil
+	if upper {
+		v = strings.ToLower(v)
+	}
+	return v, nil
 }
 
 // tagClass groups tags that may describe the same file (gemato's

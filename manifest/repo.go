@@ -65,7 +65,7 @@ func LoadRepo(ctx context.Context, root string) (*RepoIndex, error) {
 			cats = append(cats, filepath.Join(root, n))
 		}
 	}
-	workers := min(max(2*runtime.GOMAXPROCS(0), 4), 32)
+	workers := min(max(4*runtime.GOMAXPROCS(0), 8), 64) // I/O-bound on a cold cache
 
 	// Phase 1: list package directories of every category.
 	pkgLists := make([][]string, len(cats))
