@@ -92,9 +92,10 @@ Examples:
 			}
 			fmt.Fprintf(c.App.ErrWriter, "%d files (%s) in %d torrent(s), %s\n",
 				files, humanize.IBytes(uint64(bytes)), len(coll.Torrents), time.Since(started).Round(time.Millisecond))
+			magnets := coll.Magnets() // once: it decodes every torrent's info
 			for i, mi := range coll.Torrents {
 				fmt.Fprintf(c.App.Writer, "infohash %s\n", mi.HashInfoBytes().HexString())
-				fmt.Fprintf(c.App.Writer, "magnet %s\n", coll.Magnets()[i])
+				fmt.Fprintf(c.App.Writer, "magnet %s\n", magnets[i])
 			}
 			fmt.Fprintf(c.App.Writer, "wrote %s\n", c.String("out"))
 			return nil
