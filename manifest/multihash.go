@@ -16,7 +16,7 @@ import (
 // lazily, so short inputs cost one buffer.
 const (
 	fanoutBufSize  = 1 << 20
-	fanoutBufCount = 6
+	fanoutBufCount = 8
 )
 
 type fanBuf struct {
