@@ -31,3 +31,43 @@ func TestSeedFetchSmoke(t *testing.T) {
 	}
 	CheckPlaced(t, store, files)
 }
+
+// TestFetchByMagnet: the leecher has only the magnet link; the info dict
+// comes from the seeder (BEP 9), then the files are fetched and verified.
+func TestFetchByMagnet(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := Corpus(t, src, 2, []int{5, 40000, 200000})
+	torrent := filepath.Join(dir, "c.torrent")
+	r := Run(t, time.Minute, "collection", "create", "--from", src, "--out", torrent)
+	if r.Code != 0 {
+		t.Fatalf("create: %d %s", r.Code, r.Stderr)
+	}
+	var magnet string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if m, ok := strings.CutPrefix(l, "magnet "); ok {
+			magnet = m
+		}
+	}
+	if !strings.HasPrefix(magnet, "magnet:?xt=urn:btih:") {
+		t.Fatalf("no magnet in create output:\n%s", r.Stdout)
+	}
+	seeder := StartSeeder(t, append(Loopback, "--store", filepath.Join(dir, "s1"), "--from", src, torrent)...)
+	mf := WriteManifest(t, dir, files)
+	store := filepath.Join(dir, "leech")
+	args := append([]string{"fetch"}, Loopback...)
+	args = append(args, "--store", store, "--magnet", magnet, "--manifest", mf, "--peer", seeder.Addr(), "--timeout", "60s")
+	r = Run(t, 90*time.Second, append(args, Names(files)...)...)
+	if r.Code != 0 {
+		t.Fatalf("fetch by magnet: exit %d\n%s", r.Code, r.Stderr)
+	}
+	CheckPlaced(t, store, files)
+
+	// A magnet nobody serves fails cleanly within the timeout.
+	args = append([]string{"fetch"}, Loopback...)
+	args = append(args, "--store", filepath.Join(dir, "leech2"), "--magnet", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "--manifest", mf, "--timeout", "2s")
+	r = Run(t, 30*time.Second, append(args, files[0].Name)...)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "metadata of 0123456789abcdef0123456789abcdef01234567") {
+		t.Fatalf("unserved magnet: exit %d stderr %q", r.Code, r.Stderr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
@@ -110,11 +111,8 @@ func runFetch(c *cli.Context) error {
 	if c.String("out") != "" || c.String("uri") != "" {
 		return runPortageFetch(ctx, c, store)
 	}
-	if c.String("magnet") != "" {
-		return usageErr("fetch: --magnet is not supported yet; pass the collection with --torrent")
-	}
-	if len(c.StringSlice("torrent")) == 0 {
-		return usageErr("fetch: give a collection with --torrent (or Portage mode with --uri/--out)")
+	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" {
+		return usageErr("fetch: give a collection with --torrent or --magnet (or Portage mode with --uri/--out)")
 	}
 	if c.NArg() == 0 && !c.Bool("all") {
 		return usageErr("fetch: name the distfiles to fetch, or pass --all")
@@ -122,6 +120,15 @@ func runFetch(c *cli.Context) error {
 	colls, err := loadCollections(c.StringSlice("torrent"))
 	if err != nil {
 		return err
+	}
+	if uri := c.String("magnet"); uri != "" {
+		mctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+		mi, err := swarm.ResolveMagnet(mctx, store, uri, c.StringSlice("peer"), clientOptions(c), logger(c))
+		cancel()
+		if err != nil {
+			return failedErr("fetch: %v", err)
+		}
+		colls = append(colls, &collection.Collection{Torrents: []*metainfo.MetaInfo{mi}})
 	}
 	auth := swarm.NewAuthority()
 	if r := c.String("repo"); r != "" {
