@@ -19,7 +19,7 @@ func TestNoAuthorityStaysStaged(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, _, seedTor := seed(ctx, t, files)
+	seedCl, _, seedTor := seed(ctx, t, files, testPieceLen)
 	ih := seedTor.InfoHash()
 
 	dir := t.TempDir()

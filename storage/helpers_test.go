@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,7 +207,9 @@ func newClient(t testing.TB, st *Store, dataDir string, mut func(*torrent.Client
 	cfg.DisableWebseeds = true
 	cfg.DataDir = dataDir
 	cfg.Seed = true
-	cfg.DefaultStorage = st
+	if st != nil {
+		cfg.DefaultStorage = st
+	}
 	cfg.Slogger = slog.New(slog.DiscardHandler)
 	cfg.Logger = alog.NewLogger().WithFilterLevel(alog.Disabled)
 	if mut != nil {
@@ -244,7 +247,20 @@ func waitComplete(ctx context.Context, t testing.TB, tor *torrent.Torrent) {
 	select {
 	case <-tor.Complete().On():
 	case <-ctx.Done():
-		t.Fatalf("timeout: %d/%d bytes complete", tor.BytesCompleted(), tor.Length())
+		var b strings.Builder
+		if os.Getenv("STORAGE_TEST_STACKS") != "" {
+			buf := make([]byte, 8<<20)
+			os.WriteFile(os.Getenv("STORAGE_TEST_STACKS"), buf[:runtime.Stack(buf, true)], 0o644)
+		}
+		st := tor.Stats()
+		for _, pc := range tor.PeerConns() {
+			fmt.Fprintf(&b, "peer %v\n", pc.RemoteAddr)
+		}
+		for i := range min(tor.NumPieces(), 12) {
+			fmt.Fprintf(&b, "piece %d: %+v\n", i, tor.PieceState(i))
+		}
+		t.Fatalf("timeout: %d/%d bytes complete, %d pieces complete, %d peers active %+v\n%s",
+			tor.BytesCompleted(), tor.Length(), st.PiecesComplete, st.ActivePeers, st.TorrentGauges, b.String())
 	}
 }
 

@@ -30,7 +30,7 @@ func TestRestartNoRehash(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, _, _ := seed(ctx, t, files)
+	seedCl, _, _ := seed(ctx, t, files, testPieceLen)
 
 	dir := t.TempDir()
 	v := newDigestVerifier(files)
@@ -78,7 +78,7 @@ func TestDamagedFinalRefetched(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, _, seedTor := seed(ctx, t, files)
+	seedCl, _, seedTor := seed(ctx, t, files, testPieceLen)
 	ih := seedTor.InfoHash()
 
 	dir := t.TempDir()
@@ -162,7 +162,7 @@ func TestCrashResume(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, _, seedTor := seed(ctx, t, files)
+	seedCl, _, seedTor := seed(ctx, t, files, testPieceLen)
 	ih := seedTor.InfoHash()
 
 	dir := t.TempDir()

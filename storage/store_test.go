@@ -15,14 +15,14 @@ import (
 const testPieceLen = 16 << 10
 
 // seed starts a seeder whose store already holds files at their GLEP 75 paths.
-func seed(ctx context.Context, t *testing.T, files []tfile) (*torrent.Client, *Store, *torrent.Torrent) {
+func seed(ctx context.Context, t *testing.T, files []tfile, pieceLen int64) (*torrent.Client, *Store, *torrent.Torrent) {
 	t.Helper()
 	dir := t.TempDir()
 	placeFiles(t, dir, files)
 	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}})
 	cl := newClient(t, st, t.TempDir(), nil)
 	t.Cleanup(func() { cl.Close(); st.Close() })
-	_, mi := buildInfo(t, "distfiles", files, testPieceLen)
+	_, mi := buildInfo(t, "distfiles", files, pieceLen)
 	tor := addAndWaitInfo(ctx, t, cl, st, mi)
 	waitComplete(ctx, t, tor)
 	if err := st.WaitIdle(ctx); err != nil {
@@ -36,7 +36,7 @@ func TestTransferPlaceAndReseed(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, seedSt, seedTor := seed(ctx, t, files)
+	seedCl, seedSt, seedTor := seed(ctx, t, files, testPieceLen)
 	ih := seedTor.InfoHash()
 	for i, f := range info.UpvertedFiles() {
 		if strings.Contains(f.Attr, "p") {
@@ -107,7 +107,7 @@ func TestRejectQuarantinePersists(t *testing.T) {
 	defer cancel()
 	files := testFiles(testPieceLen)
 	info, mi := buildInfo(t, "distfiles", files, testPieceLen)
-	seedCl, _, seedTor := seed(ctx, t, files)
+	seedCl, _, seedTor := seed(ctx, t, files, testPieceLen)
 	ih := seedTor.InfoHash()
 
 	dir := t.TempDir()
