@@ -11,6 +11,11 @@ import (
 	"testing"
 )
 
+// Measured on the 2-core AMD EPYC (Zen 4) dev machine, 1 GiB page-cached
+// file, user CPU seconds (wall is noisy on the shared machine):
+// BLAKE2B 1.1-1.2, SHA512 1.1, both 2.1-2.2 split over two threads
+// (best wall 1.20 s); coreutils sha512sum 1.3-1.4 user (best wall 1.47 s),
+// b2sum 0.75-0.8 user.
 const benchSize = 256 << 20
 
 func benchData(b *testing.B) []byte {
