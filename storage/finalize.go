@@ -159,7 +159,7 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		}
 		if !preplaced {
 			if _, err := os.Stat(f.staging); errors.Is(err, os.ErrNotExist) {
-				t.lost(f)
+				t.missingStaged(f)
 				return
 			}
 		}
@@ -376,6 +376,27 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 	t.refreshCompletion(f.begin, f.end)
 	s.log.Warn("file rejected", "file", f.ref.Path, "quarantine", q, "err", why)
 	s.emit(Event{Kind: EventRejected, File: f.ref, Path: q, Err: why})
+}
+
+// missingStaged handles a complete file whose staged copy is gone. If a file of the right size is
+// at its final path, the process most likely died between the rename and the Final record: it is
+// verified in place (one read, no download) and recorded Final. Otherwise the data is lost.
+func (t *torrentStore) missingStaged(f *fileEntry) {
+	v := t.s.o.Verifier
+	if st, err := os.Stat(f.final); f.final == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.ref.Length {
+		t.lost(f)
+		return
+	}
+	err := v.Verify(t.ctx, f.ref, f.final)
+	if t.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		t.s.log.Warn("file at final path does not verify; fetching again", "file", f.ref.Path, "final", f.final, "err", err)
+		t.lost(f)
+		return
+	}
+	t.recordFinal(f)
 }
 
 // lost handles a file whose pieces are recorded complete but whose staged data is gone (deleted
