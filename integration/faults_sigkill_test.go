@@ -182,6 +182,7 @@ func TestFetchSurvivesSIGKILL(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
+			p.kill() // before reading its output
 			t.Fatalf("no file placed within 60s\nstderr:\n%s", p.err.String())
 		}
 		time.Sleep(2 * time.Millisecond)
