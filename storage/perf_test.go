@@ -17,8 +17,8 @@ import (
 // into this Store (staging, SHA-256 verify, fsync, rename, bbolt) and into the library's stock
 // file storage, and logs both times and their ratio.
 func TestTransferTimeVsStock(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
+	if testing.Short() || os.Getenv("DISTSWARM_PERF") == "" {
+		t.Skip("timing test: set DISTSWARM_PERF=1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
@@ -37,7 +37,8 @@ func TestTransferTimeVsStock(t *testing.T) {
 	info, mi := buildInfo(t, "distfiles", files, pieceLen)
 	seedCl, _, _ := seed(ctx, t, files, pieceLen)
 
-	leech := func(st *Store, mut func(*torrent.ClientConfig)) time.Duration {
+	leech := func(name string, st *Store, mut func(*torrent.ClientConfig)) time.Duration {
+		t.Logf("leech into %s", name)
 		cl := newClient(t, st, t.TempDir(), mut)
 		defer cl.Close()
 		start := time.Now()
@@ -62,9 +63,9 @@ func TestTransferTimeVsStock(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: newDigestVerifier(files)})
 	defer st.Close()
-	ours := leech(st, nil)
+	ours := leech("this Store", st, nil)
 	stockDir := t.TempDir()
-	stock := leech(nil, func(c *torrent.ClientConfig) {
+	stock := leech("stock file storage", nil, func(c *torrent.ClientConfig) {
 		c.DefaultStorage = astorage.NewFileOpts(astorage.NewFileClientOpts{ClientBaseDir: stockDir})
 	})
 	if n := checkFinalTree(t, dir, files); n != len(files) {

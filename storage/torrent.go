@@ -428,12 +428,15 @@ func (t *torrentStore) reconcile(files []*fileEntry) {
 		if t.ctx.Err() != nil {
 			return
 		}
+		t.mu.Lock()
+		rec := f.rec
+		t.mu.Unlock()
 		st, err := os.Stat(f.final)
 		switch {
 		case err != nil:
 			t.demote(f, fmt.Errorf("final file: %w", err), true)
-		case st.Size() != f.rec.Size || st.ModTime().UnixNano() != f.rec.ModTime:
-			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, f.rec.Size, st.Size()), true)
+		case st.Size() != rec.Size || st.ModTime().UnixNano() != rec.ModTime:
+			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, rec.Size, st.Size()), true)
 		}
 	}
 }
