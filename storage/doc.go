@@ -19,5 +19,18 @@
 // State (piece bits and per-file records) lives in a bbolt database at Dir/.distswarm/state.db.
 // On restart, Final files whose (size, mtime) still match are reported complete without
 // rehashing, Verifying files are re-queued, partial downloads resume from persisted piece bits,
-// and Rejected files stay rejected.
+// and Rejected files stay rejected. Unverified files are offered to the Verifier again on each
+// open (the authority may have learnt them). A file killed between its rename and its Final
+// record is verified in place at its final path, not downloaded again.
+//
+// Durability: piece bits are committed without fsync (bbolt NoSync); file records are synced.
+// A kill -9 loses nothing (page cache); a power cut may lose recent piece bits (re-download) or,
+// rarely, leave a bit whose staged bytes were not yet on disk (the Verifier then rejects the file).
+//
+// Limits: the collections this project builds are pad-aligned (each file owns its pieces). In a
+// torrent without pads, a rejected or damaged file that shares a piece with a neighbour makes that
+// piece incomplete again; writes into sealed (Verifying/Final/Unverified) files are dropped, so a
+// neighbour is never rewritten, but the shared piece is fetched again. Hybrid (v1+v2) torrents are
+// handled by the same code (their files are piece-aligned) but are not tested here. If the
+// Placement changes a file's final path, its Final record no longer matches and it is fetched again.
 package storage
