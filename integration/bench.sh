@@ -17,13 +17,12 @@ work=$(mktemp -d /tmp/distswarm-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 [ -x "$bin" ] || (cd "$root" && go build -o bin/distswarm ./cmd/distswarm)
 
-# timeit LABEL CMD... → prints "wall cpu" seconds (best of 3)
+# timeit CMD... → prints "wall cpu" seconds (best of 3, bash time builtin)
 timeit() {
-  local best_wall="" best_cpu=""
+  local best_wall="" best_cpu="" out wall cpu
+  local TIMEFORMAT='%R %U %S'
   for _ in 1 2 3; do
-    local out
-    out=$( { /usr/bin/time -f "%e %U %S" "$@" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-    local wall cpu
+    out=$( { time "$@" > /dev/null 2>&1; } 2>&1 | tail -1)
     wall=$(echo "$out" | awk '{print $1}')
     cpu=$(echo "$out" | awk '{printf "%.2f", $2 + $3}')
     if [ -z "$best_wall" ] || awk "BEGIN{exit !($wall < $best_wall)}"; then
