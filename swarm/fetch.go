@@ -364,8 +364,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 					w.res.Err = fmt.Errorf("%s: %s: %s", w.name, timeoutWord(ctx.Err()), describeProgress(w, added))
 				}
 			}
-			for key, ft := range trustWait {
-				_ = ft
+			for key := range trustWait {
 				logger.Warn("collection Manifest not fetched", "infohash", key.ih.HexString())
 			}
 			return results(wants), nil
@@ -376,7 +375,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		case <-queue.signal:
 			for _, ev := range queue.drain() {
 				key := fileKey{ev.File.InfoHash, ev.File.Index}
-				if ft, ok := trustWait[key]; ok {
+				if _, ok := trustWait[key]; ok {
 					delete(trustWait, key)
 					if ev.Kind != storage.EventFinal {
 						logger.Warn("collection Manifest not usable", "infohash", key.ih.HexString(), "event", ev.Kind, "err", ev.Err)
@@ -385,7 +384,6 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 					if err := o.Authority.trustCollectionManifest(ev.Path, key.ih); err != nil {
 						return nil, err
 					}
-					_ = ft
 					continue
 				}
 				w, ok := waiting[key]
