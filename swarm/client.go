@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/anacrolix/dht/v2"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	tstorage "github.com/anacrolix/torrent/storage"
+	"golang.org/x/time/rate"
 )
 
 // ClientOptions configures the BitTorrent client.
@@ -32,6 +34,13 @@ type ClientOptions struct {
 	// Logger receives the library's errors; nil discards them.
 	Logger *slog.Logger
 }
+
+// The DHT node's send rate: enough for a burst of lookups at start-up,
+// far below what would flood a LAN or an uplink.
+const (
+	dhtSendRate  = 200
+	dhtSendBurst = 50
+)
 
 // NewClient returns an anacrolix client configured the way distswarm needs:
 // no UPnP, no WebTorrent, quiet logs, pad-aware webseeds, and a DHT only
@@ -71,6 +80,16 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 		nodes := append([]string(nil), o.DHTNodes...)
 		cfg.DhtStartingNodes = func(network string) dht.StartingNodesGetter {
 			return func() ([]dht.Addr, error) { return dht.ResolveHostPorts(nodes) }
+		}
+	}
+	if o.DHT {
+		cfg.ConfigureAnacrolixDhtServer = func(sc *dht.ServerConfig) {
+			// Store announces so other distswarm nodes can find peers
+			// through us (a LAN DHT); the library stores none by default.
+			sc.PeerStore = newDHTPeerStore(time.Now)
+			// The library's default limiter (25 packets/s) is shared by
+			// every server in the process.
+			sc.SendLimiter = rate.NewLimiter(dhtSendRate, dhtSendBurst)
 		}
 	}
 	if !o.DHT {
