@@ -20,7 +20,8 @@ type SeedOptions struct {
 	From   string
 	Peers  []string
 	Client ClientOptions
-	// OnStatus, if set, is called every StatusEvery (default 2 s).
+	// OnStatus, if set, is called every StatusEvery (default 2 s) and once
+	// more when ctx is cancelled.
 	OnStatus    func(SeedStatus)
 	StatusEvery time.Duration
 	// Ready, if set, is called once every torrent is added and its
@@ -111,6 +112,10 @@ func Seed(ctx context.Context, o SeedOptions) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// A last snapshot, so the final upload total is reported.
+			if o.OnStatus != nil {
+				o.OnStatus(seedStatus(ts))
+			}
 			return nil
 		case <-tick.C:
 			if o.OnStatus != nil {

@@ -24,7 +24,9 @@ fast because the store remembers what it verified.
 With --from DIR and no COLLECTION, a collection is created from DIR first
 (written to --out, default DIR/../<name>.torrent) and seeded in one step.
 
-Prints the listening port, then peers and upload rate every few seconds.
+Prints the listening port, then peers and upload rate every few seconds,
+and a last status line on exit (SIGINT/SIGTERM) with the total uploaded
+payload in bytes.
 
 Examples:
    distswarm seed --listen :6881 distfiles.torrent
@@ -91,9 +93,9 @@ func runSeed(c *cli.Context) error {
 			now := time.Now()
 			rate := float64(s.BytesUploaded-lastUp) / now.Sub(lastAt).Seconds()
 			lastUp, lastAt = s.BytesUploaded, now
-			fmt.Fprintf(c.App.ErrWriter, "%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s)\n",
+			fmt.Fprintf(c.App.ErrWriter, "%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s), %d bytes\n",
 				s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
-				humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)))
+				humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
 		},
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 )
@@ -97,5 +98,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func main() {
+	// DISTSWARM_CPUPROFILE=FILE writes a pprof CPU profile of the whole run
+	// (used by make bench to find where time goes).
+	if p := os.Getenv("DISTSWARM_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+		fmt.Fprintf(os.Stderr, "distswarm: DISTSWARM_CPUPROFILE: cannot profile to %s\n", p)
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
