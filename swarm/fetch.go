@@ -341,15 +341,24 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	started := len(trustWait) == 0
+	// Without --trust-collection every file was started above. With it,
+	// files start once no collection Manifest is outstanding, which may be
+	// right away: the Manifests were placed by an earlier fetch, or the
+	// torrents (foreign ones) have none.
+	started := !o.TrustCollection
 	for {
 		if !started && len(trustWait) == 0 {
 			started = true
 			for _, w := range wants {
-				if !w.done {
-					if err := start(w); err != nil {
-						return nil, err
-					}
+				if w.done {
+					continue
+				}
+				if _, ok := o.Authority.Lookup(w.name); !ok {
+					w.done, w.res.Err = true, fmt.Errorf("%s: no authority knows its digests, and no collection Manifest lists it", w.name)
+					continue
+				}
+				if err := start(w); err != nil {
+					return nil, err
 				}
 			}
 		}
