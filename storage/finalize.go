@@ -146,10 +146,11 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		t.mu.Unlock()
 	}()
 	s := t.s
+	ref, staging := t.ref(f), t.staging(f)
 
-	if f.ref.Length > 0 && !preplaced {
+	if f.length > 0 && !preplaced {
 		f.io.RLock()
-		unresolved := f.cur == ""
+		unresolved := f.cur == locUnresolved
 		f.io.RUnlock()
 		if unresolved {
 			t.resolve(f)
@@ -158,13 +159,13 @@ func (t *torrentStore) finalize(f *fileEntry) {
 			t.mu.Unlock()
 		}
 		if !preplaced {
-			if _, err := os.Stat(f.staging); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(staging); errors.Is(err, os.ErrNotExist) {
 				t.missingStaged(f)
 				return
 			}
 		}
 	}
-	if f.ref.Length == 0 && f.final != "" {
+	if f.length == 0 && f.final != "" {
 		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 			preplaced = true
 		}
@@ -175,12 +176,12 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	}
 	if !wasVerifying {
 		rec := fileRecord{Phase: PhaseVerifying}
-		if err := s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
-			s.log.Error("persist verifying", "file", f.ref.Path, "err", err)
+		if err := s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+			s.log.Error("persist verifying", "file", ref.Path, "err", err)
 		}
 	}
-	if f.ref.Length == 0 {
-		if err := createEmpty(f.staging); err != nil {
+	if f.length == 0 {
+		if err := createEmpty(staging); err != nil {
 			t.unverified(f, err)
 			return
 		}
@@ -193,14 +194,14 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		t.unverified(f, ErrNoAuthority)
 		return
 	}
-	err := s.o.Verifier.Verify(t.ctx, f.ref, f.staging)
+	err := s.o.Verifier.Verify(t.ctx, ref, staging)
 	if t.ctx.Err() != nil {
 		return // interrupted: stays Verifying, re-queued on the next open
 	}
 	switch {
 	case err == nil:
 		if err := t.place(f); err != nil {
-			s.log.Error("place file", "file", f.ref.Path, "final", f.final, "err", err)
+			s.log.Error("place file", "file", ref.Path, "final", f.final, "err", err)
 			t.unverified(f, err)
 			return
 		}
@@ -226,7 +227,8 @@ func createEmpty(p string) error {
 // place makes the staged file durable and renames it to its final path; readers are switched to
 // the final path atomically with the rename.
 func (t *torrentStore) place(f *fileEntry) error {
-	if err := fsyncFile(f.staging); err != nil {
+	staging := t.staging(f)
+	if err := fsyncFile(staging); err != nil {
 		return err
 	}
 	dir := filepath.Dir(f.final)
@@ -234,14 +236,14 @@ func (t *torrentStore) place(f *fileEntry) error {
 		return fmt.Errorf("create final dir: %w", err)
 	}
 	f.io.Lock()
-	t.s.files.forget(f.staging)
+	t.s.files.forget(staging)
 	t.s.files.forget(f.final)
-	err := os.Rename(f.staging, f.final)
+	err := os.Rename(staging, f.final)
 	if errors.Is(err, syscall.EXDEV) {
-		err = copyAcross(f.staging, f.final)
+		err = copyAcross(staging, f.final)
 	}
 	if err == nil {
-		f.cur = f.final
+		f.cur = locFinal
 	}
 	f.io.Unlock()
 	if err != nil {
@@ -312,33 +314,36 @@ func (t *torrentStore) recordFinal(f *fileEntry) {
 		return
 	}
 	rec := fileRecord{Phase: PhaseFinal, FinalPath: f.final, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
-	if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
-		t.s.log.Error("persist final", "file", f.ref.Path, "err", err)
+	ref := t.ref(f)
+	if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+		t.s.log.Error("persist final", "file", ref.Path, "err", err)
 	}
 	f.io.Lock()
-	f.cur = f.final
+	f.cur = locFinal
 	f.io.Unlock()
 	t.mu.Lock()
-	f.phase, f.rec, f.err, f.preplaced = PhaseFinal, rec, nil, false
+	f.phase, f.err, f.preplaced = PhaseFinal, nil, false
+	f.size, f.mtime = rec.Size, rec.ModTime
 	t.mu.Unlock()
-	t.s.emit(Event{Kind: EventFinal, File: f.ref, Path: f.final})
+	t.s.emit(Event{Kind: EventFinal, File: ref, Path: f.final})
 }
 
 // unverified leaves the file staged and records why.
 func (t *torrentStore) unverified(f *fileEntry, why error) {
 	rec := fileRecord{Phase: PhaseUnverified, Err: why.Error()}
-	if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
-		t.s.log.Error("persist unverified", "file", f.ref.Path, "err", err)
+	ref := t.ref(f)
+	if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+		t.s.log.Error("persist unverified", "file", ref.Path, "err", err)
 	}
 	t.mu.Lock()
-	f.phase, f.rec, f.err = PhaseUnverified, rec, why
+	f.phase, f.err = PhaseUnverified, why
 	t.mu.Unlock()
-	t.s.emit(Event{Kind: EventUnverified, File: f.ref, Path: f.staging, Err: why})
+	t.s.emit(Event{Kind: EventUnverified, File: ref, Path: t.staging(f), Err: why})
 }
 
 // quarantinePath names a quarantined copy: <base name>.<infohash prefix>.<index>[.suffix].
 func (t *torrentStore) quarantinePath(f *fileEntry, suffix string) string {
-	name := filepath.Base(filepath.FromSlash(f.ref.Path)) + "." + t.ih.HexString()[:12] + "." + strconv.Itoa(f.ref.Index) + suffix
+	name := filepath.Base(filepath.FromSlash(t.path(f.index))) + "." + t.ih.HexString()[:12] + "." + strconv.Itoa(f.index) + suffix
 	return filepath.Join(t.s.quarDir, name)
 }
 
@@ -346,36 +351,37 @@ func (t *torrentStore) quarantinePath(f *fileEntry, suffix string) string {
 // stops the client from fetching it again.
 func (t *torrentStore) reject(f *fileEntry, why error) {
 	s := t.s
+	ref, staging := t.ref(f), t.staging(f)
 	q := t.quarantinePath(f, "")
 	if err := os.MkdirAll(s.quarDir, 0o755); err != nil {
 		s.log.Error("create quarantine dir", "err", err)
 	}
 	f.io.Lock()
-	s.files.forget(f.staging)
-	if err := os.Rename(f.staging, q); err != nil {
-		s.log.Error("quarantine", "file", f.ref.Path, "err", err)
-		_ = os.Remove(f.staging)
+	s.files.forget(staging)
+	if err := os.Rename(staging, q); err != nil {
+		s.log.Error("quarantine", "file", ref.Path, "err", err)
+		_ = os.Remove(staging)
 		q = ""
 	}
-	f.cur = f.staging
+	f.cur = locStaging
 	f.io.Unlock()
 	rec := fileRecord{Phase: PhaseRejected, Err: why.Error()}
-	if err := s.db.setFile(t.ih, f.ref.Index, &rec, f.begin, f.end); err != nil {
-		s.log.Error("persist rejected", "file", f.ref.Path, "err", err)
+	if err := s.db.setFile(t.ih, f.index, &rec, f.begin, f.end); err != nil {
+		s.log.Error("persist rejected", "file", ref.Path, "err", err)
 	}
 	t.mu.Lock()
 	for p := f.begin; p < f.end; p++ {
 		t.setPieceLocked(p, pieceIncomplete)
 	}
-	f.phase, f.rec, f.err = PhaseRejected, rec, why
+	f.phase, f.err = PhaseRejected, why
 	tor := t.tor
 	t.mu.Unlock()
 	if tor != nil {
 		t.excludeFile(tor, f)
 	}
 	t.refreshCompletion(f.begin, f.end)
-	s.log.Warn("file rejected", "file", f.ref.Path, "quarantine", q, "err", why)
-	s.emit(Event{Kind: EventRejected, File: f.ref, Path: q, Err: why})
+	s.log.Warn("file rejected", "file", ref.Path, "quarantine", q, "err", why)
+	s.emit(Event{Kind: EventRejected, File: ref, Path: q, Err: why})
 }
 
 // missingStaged handles a complete file whose staged copy is gone. If a file of the right size is
@@ -383,16 +389,17 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 // verified in place (one read, no download) and recorded Final. Otherwise the data is lost.
 func (t *torrentStore) missingStaged(f *fileEntry) {
 	v := t.s.o.Verifier
-	if st, err := os.Stat(f.final); f.final == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.ref.Length {
+	if st, err := os.Stat(f.final); f.final == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.length {
 		t.lost(f)
 		return
 	}
-	err := v.Verify(t.ctx, f.ref, f.final)
+	ref := t.ref(f)
+	err := v.Verify(t.ctx, ref, f.final)
 	if t.ctx.Err() != nil {
 		return
 	}
 	if err != nil {
-		t.s.log.Warn("file at final path does not verify; fetching again", "file", f.ref.Path, "final", f.final, "err", err)
+		t.s.log.Warn("file at final path does not verify; fetching again", "file", ref.Path, "final", f.final, "err", err)
 		t.lost(f)
 		return
 	}
@@ -408,11 +415,11 @@ func (t *torrentStore) lost(f *fileEntry) {
 	}
 	f.phase, f.err = PhaseStaging, nil
 	t.mu.Unlock()
-	if err := t.s.db.setFile(t.ih, f.ref.Index, nil, f.begin, f.end); err != nil {
-		t.s.log.Error("persist lost file", "file", f.ref.Path, "err", err)
+	if err := t.s.db.setFile(t.ih, f.index, nil, f.begin, f.end); err != nil {
+		t.s.log.Error("persist lost file", "file", t.path(f.index), "err", err)
 	}
 	t.refreshCompletion(f.begin, f.end)
-	t.s.log.Warn("staged data lost; fetching again", "file", f.ref.Path, "staging", f.staging)
+	t.s.log.Warn("staged data lost; fetching again", "file", t.path(f.index), "staging", t.staging(f))
 }
 
 // demote takes a file off its final path after data loss. fromFinal: the file was placed by us
@@ -449,19 +456,20 @@ func (t *torrentStore) demote(f *fileEntry, why error, fromFinal bool) {
 			}
 		}
 	}
-	f.cur = f.staging
+	f.cur = locStaging
 	f.io.Unlock()
 
+	ref := t.ref(f)
 	var rec *fileRecord
 	if fromFinal {
 		rec = &fileRecord{Phase: PhaseDamaged, Err: why.Error()}
 	}
-	if err := s.db.setFile(t.ih, f.ref.Index, rec, f.begin, f.end); err != nil {
-		s.log.Error("persist demotion", "file", f.ref.Path, "err", err)
+	if err := s.db.setFile(t.ih, f.index, rec, f.begin, f.end); err != nil {
+		s.log.Error("persist demotion", "file", ref.Path, "err", err)
 	}
 	t.refreshCompletion(f.begin, f.end)
-	s.log.Warn("file demoted", "file", f.ref.Path, "final", f.final, "err", why)
+	s.log.Warn("file demoted", "file", ref.Path, "final", f.final, "err", why)
 	if fromFinal {
-		s.emit(Event{Kind: EventDamaged, File: f.ref, Path: q, Err: why})
+		s.emit(Event{Kind: EventDamaged, File: ref, Path: q, Err: why})
 	}
 }

@@ -27,7 +27,7 @@ func (p *pieceImpl) each(off, n int64, fn func(f *fileEntry, e segments.Extent) 
 		if e.Length == 0 {
 			continue
 		}
-		if err := fn(p.t.files[i], e); err != nil {
+		if err := fn(p.t.files[i], e); err != nil { // nil for pads
 			return err
 		}
 	}
@@ -51,29 +51,30 @@ func (p *pieceImpl) ReadAt(b []byte, off int64) (n int, err error) {
 }
 
 func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) {
-	if f.pad {
+	if f == nil { // pad
 		clear(b)
 		return len(b), nil
 	}
 	f.io.RLock()
-	if f.cur == "" {
+	if f.cur == locUnresolved {
 		f.io.RUnlock()
 		t.resolve(f)
 		f.io.RLock()
 	}
 	defer f.io.RUnlock()
-	rw := f.cur == f.staging
-	h, err := t.s.files.acquire(f.cur, rw, false)
+	rw := f.cur == locStaging
+	cur := t.curPath(f)
+	h, err := t.s.files.acquire(cur, rw, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, io.EOF // data is not there
 	}
 	if err != nil {
-		return 0, fmt.Errorf("open %s: %w", f.cur, err)
+		return 0, fmt.Errorf("open %s: %w", cur, err)
 	}
 	defer t.s.files.release(h)
 	n, err := h.f.ReadAt(b, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = fmt.Errorf("read %s: %w", f.cur, err)
+		err = fmt.Errorf("read %s: %w", cur, err)
 	}
 	return n, err
 }
@@ -84,7 +85,7 @@ func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) 
 func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
 	err = p.each(off, int64(len(b)), func(f *fileEntry, e segments.Extent) error {
 		buf := b[n : n+int(e.Length)]
-		if !f.pad {
+		if f != nil { // not a pad
 			if err := p.t.writeFile(f, buf, e.Start); err != nil {
 				return err
 			}
@@ -103,28 +104,29 @@ func (t *torrentStore) writeFile(f *fileEntry, b []byte, off int64) error {
 		return nil
 	}
 	f.io.RLock()
-	if f.cur == "" {
+	if f.cur == locUnresolved {
 		f.io.RUnlock()
 		t.resolve(f)
 		f.io.RLock()
 	}
 	defer f.io.RUnlock()
-	if f.cur != f.staging {
+	if f.cur != locStaging {
 		return nil // preplaced file at its final path: never written
 	}
-	h, err := t.s.files.acquire(f.staging, true, true)
+	staging := t.staging(f)
+	h, err := t.s.files.acquire(staging, true, true)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(f.staging), 0o755); err != nil {
+		if err = os.MkdirAll(filepath.Dir(staging), 0o755); err != nil {
 			return fmt.Errorf("staging dir: %w", err)
 		}
-		h, err = t.s.files.acquire(f.staging, true, true)
+		h, err = t.s.files.acquire(staging, true, true)
 	}
 	if err != nil {
-		return fmt.Errorf("open staging %s: %w", f.staging, err)
+		return fmt.Errorf("open staging %s: %w", staging, err)
 	}
 	defer t.s.files.release(h)
 	if _, err := h.f.WriteAt(b, off); err != nil {
-		return fmt.Errorf("write staging %s: %w", f.staging, err)
+		return fmt.Errorf("write staging %s: %w", staging, err)
 	}
 	return nil
 }
@@ -158,8 +160,8 @@ func (p *pieceImpl) MarkComplete() error {
 	t.mu.Unlock()
 	for _, f := range verifying {
 		rec := fileRecord{Phase: PhaseVerifying}
-		if err := t.s.db.setFile(t.ih, f.ref.Index, &rec, 0, 0); err != nil {
-			t.s.log.Error("persist verifying", "file", f.ref.Path, "err", err)
+		if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+			t.s.log.Error("persist verifying", "file", t.path(f.index), "err", err)
 		}
 		t.mu.Lock()
 		t.enqueueLocked(f)

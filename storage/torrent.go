@@ -27,15 +27,22 @@ const (
 )
 
 // torrentStore is the per-torrent state of a Store.
+//
+// Memory: a seeder holds every torrent of a collection open (a 100,000-file collection has
+// ~200,000 file entries with its pads), so per-file state is kept small. Pads get no entry at
+// all; torrent paths, staging paths and FileRefs are derived on demand from the info (the
+// client's own *metainfo.Info, shared, not copied) instead of being stored per file.
 type torrentStore struct {
-	s     *Store
-	info  *metainfo.Info
-	ih    metainfo.Hash
-	index segments.Index
-	files []*fileEntry
-	ctx   context.Context // cancelled by close; passed to the Verifier
-	stop  context.CancelFunc
-	jobs  sync.WaitGroup // running finalize jobs and the reconcile scan
+	s          *Store
+	info       *metainfo.Info
+	ih         metainfo.Hash
+	index      segments.Index
+	files      []*fileEntry    // by upverted file index; nil for pads
+	paths      []string        // torrent-internal paths, only for infos without a plain v1 file list
+	stagingDir string          // Dir/.partial/<infohash>
+	ctx        context.Context // cancelled by close; passed to the Verifier
+	stop       context.CancelFunc
+	jobs       sync.WaitGroup // running finalize jobs and the reconcile scan
 
 	mu      sync.Mutex // guards the fields below and fileEntry's t.mu fields
 	pieces  []int8
@@ -44,25 +51,76 @@ type torrentStore struct {
 	pending map[int]struct{} // pieces whose completion the client must re-read once attached
 }
 
-// fileEntry is one torrent file (pads included, to keep the numbering).
+// fileLoc says where a file's data is currently read and written.
+type fileLoc uint8
+
+const (
+	locUnresolved fileLoc = iota // not decided yet (see resolve)
+	locStaging                   // Dir/.partial/<ih>/<index>
+	locFinal                     // the final path
+)
+
+// fileEntry is one non-pad torrent file.
 type fileEntry struct {
-	ref        FileRef
-	pad        bool
+	index      int    // index in info's upverted files (pads included in the numbering)
+	length     int64  // file length
 	begin, end int    // piece range [begin, end); empty for zero-length files
-	staging    string // Dir/.partial/<ih>/<index>
 	final      string // "" when not placeable
 
 	io  sync.RWMutex // readers/writers hold RLock; moves hold Lock
-	cur string       // current data path; "" = not yet resolved (guarded by io)
+	cur fileLoc      // guarded by io
 
 	// guarded by torrentStore.mu
 	phase     Phase
-	remaining int  // pieces in range not complete
 	queued    bool // in the finalize queue or being finalized
 	preplaced bool // found at its final path without a db record; adopted once hashed
 	hadBits   bool // piece bits but no record at open: prefer existing staged data when resolving
+	remaining int  // pieces in range not complete
 	err       error
-	rec       fileRecord
+	size      int64 // of the final file when recorded Final
+	mtime     int64 // of the final file when recorded Final (Unix ns)
+}
+
+// ref names f for the Placement, the Verifier and events. Its Path is built on each call.
+func (t *torrentStore) ref(f *fileEntry) FileRef {
+	return FileRef{InfoHash: t.ih, Index: f.index, Path: t.path(f.index), Length: f.length}
+}
+
+// path returns the torrent-internal path of file i joined with "/", without the torrent name.
+func (t *torrentStore) path(i int) string {
+	if t.paths != nil {
+		return t.paths[i]
+	}
+	return joinPath(t.info, t.info.Files[i].BestPath())
+}
+
+// plainV1Files reports whether info's upverted files are exactly info.Files (so that file i's
+// path can be looked up instead of stored).
+func plainV1Files(info *metainfo.Info) bool {
+	return !info.HasV2() && len(info.Files) > 0
+}
+
+func joinPath(info *metainfo.Info, comps []string) string {
+	switch len(comps) {
+	case 0:
+		return info.BestName()
+	case 1:
+		return comps[0] // no allocation
+	}
+	return strings.Join(comps, "/")
+}
+
+// staging is the staging path of f.
+func (t *torrentStore) staging(f *fileEntry) string {
+	return t.stagingDir + string(filepath.Separator) + strconv.Itoa(f.index)
+}
+
+// curPath is the path f's data is read from; call with f.io held.
+func (t *torrentStore) curPath(f *fileEntry) string {
+	if f.cur == locFinal {
+		return f.final
+	}
+	return t.staging(f)
 }
 
 // validateComponents checks torrent path components before any of them touches a path.
@@ -91,29 +149,53 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		return nil, err
 	}
 	t := &torrentStore{
-		s:       s,
-		info:    info,
-		ih:      ih,
-		index:   info.FileSegmentsIndex(),
-		pieces:  make([]int8, numPieces),
-		pending: make(map[int]struct{}),
+		s:          s,
+		info:       info,
+		ih:         ih,
+		pieces:     make([]int8, numPieces),
+		pending:    make(map[int]struct{}),
+		stagingDir: filepath.Join(s.partialDir, ih.HexString()),
 	}
 	t.ctx, t.stop = context.WithCancel(s.ctx)
-	ihDir := filepath.Join(s.partialDir, ih.HexString())
+	plain := plainV1Files(info)
+	nFiles := max(len(info.Files), 1)
+	extents := make([]segments.Extent, 0, nFiles)
+	t.files = make([]*fileEntry, 0, nFiles)
+	nReal := 0
+	for fi := range info.UpvertedFilesIter() {
+		if !strings.Contains(fi.Attr, "p") {
+			nReal++
+		}
+	}
+	slab := make([]fileEntry, 0, nReal) // the real files' entries, in one allocation
 	i := 0
 	for fi := range info.UpvertedFilesIter() {
-		f := &fileEntry{pad: strings.Contains(fi.Attr, "p")}
-		comps := fi.BestPath()
-		if len(comps) == 0 {
-			comps = []string{info.BestName()}
-		}
-		if !f.pad {
-			if err := validateComponents(comps); err != nil {
-				t.stop()
-				return nil, fmt.Errorf("file %d: %w", i, err)
+		extents = append(extents, segments.Extent{Start: fi.TorrentOffset, Length: fi.Length})
+		pad := strings.Contains(fi.Attr, "p")
+		var path string
+		if !pad || !plain {
+			comps := fi.BestPath()
+			if len(comps) == 0 {
+				comps = []string{info.BestName()}
 			}
+			if !pad {
+				if err := validateComponents(comps); err != nil {
+					t.stop()
+					return nil, fmt.Errorf("file %d: %w", i, err)
+				}
+			}
+			path = joinPath(info, comps)
 		}
-		f.ref = FileRef{InfoHash: ih, Index: i, Path: strings.Join(comps, "/"), Length: fi.Length}
+		if !plain {
+			t.paths = append(t.paths, path)
+		}
+		if pad {
+			t.files = append(t.files, nil)
+			i++
+			continue
+		}
+		slab = append(slab, fileEntry{index: i, length: fi.Length}) // never grows: entries stay put
+		f := &slab[len(slab)-1]
 		f.begin = fi.BeginPieceIndex(info.PieceLength)
 		f.end = fi.EndPieceIndex(info.PieceLength)
 		if fi.Length == 0 || f.end > numPieces {
@@ -122,23 +204,22 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 				f.end = f.begin
 			}
 		}
-		if !f.pad {
-			f.staging = filepath.Join(ihDir, strconv.Itoa(i))
-			if s.o.Placement != nil {
-				if p, ok := s.o.Placement.FinalPath(info, f.ref); ok {
-					p = filepath.Clean(p)
-					if s.underRoot(p) {
-						f.final = p
-					} else {
-						s.log.Warn("final path outside the store and seed roots; file will not be placed",
-							"infohash", ih.HexString(), "file", f.ref.Path, "final", p)
-					}
+		if s.o.Placement != nil {
+			ref := FileRef{InfoHash: ih, Index: i, Path: path, Length: fi.Length}
+			if p, ok := s.o.Placement.FinalPath(info, ref); ok {
+				p = filepath.Clean(p)
+				if s.underRoot(p) {
+					f.final = p
+				} else {
+					s.log.Warn("final path outside the store and seed roots; file will not be placed",
+						"infohash", ih.HexString(), "file", ref.Path, "final", p)
 				}
 			}
 		}
 		t.files = append(t.files, f)
 		i++
 	}
+	t.index = segments.NewIndexFromSegments(extents)
 
 	// Piece states: persisted bits first; pieces not covered by a known real file are unknown.
 	for p, b := range bits {
@@ -150,14 +231,13 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 	unknown := make([]bool, numPieces)
 	covered := make([]bool, numPieces)
 	for _, f := range t.files {
-		if f.pad {
+		if f == nil {
 			continue
 		}
 		for p := f.begin; p < f.end; p++ {
 			covered[p] = true
 		}
-		rec, hasRec := recs[f.ref.Index]
-		f.rec = rec
+		rec, hasRec := recs[f.index]
 		if hasRec && rec.Err != "" {
 			f.err = errors.New(rec.Err)
 		}
@@ -167,19 +247,20 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		}
 		switch {
 		case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == f.final && f.final != "":
-			f.phase, f.cur = PhaseFinal, f.final
+			f.phase, f.cur = PhaseFinal, locFinal
+			f.size, f.mtime = rec.Size, rec.ModTime
 			for p := f.begin; p < f.end; p++ {
 				t.pieces[p] = pieceComplete
 			}
 			reconcile = append(reconcile, f)
 		case hasRec && rec.Phase == PhaseRejected:
-			f.phase, f.cur = PhaseRejected, f.staging
+			f.phase, f.cur = PhaseRejected, locStaging
 			for p := f.begin; p < f.end; p++ {
 				t.pieces[p] = pieceIncomplete
 			}
 		case hasRec && (rec.Phase == PhaseVerifying || rec.Phase == PhaseUnverified || rec.Phase == PhaseDamaged):
-			f.phase, f.cur = rec.Phase, f.staging
-		case f.ref.Length == 0:
+			f.phase, f.cur = rec.Phase, locStaging
+		case f.length == 0:
 			f.phase = PhaseMissing
 		case !anyBits:
 			f.phase = PhaseMissing // unresolved: found at its final path or downloaded, decided lazily
@@ -198,7 +279,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		}
 	}
 	for _, f := range t.files {
-		if f.pad {
+		if f == nil {
 			continue
 		}
 		for p := f.begin; p < f.end; p++ {
@@ -208,7 +289,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		}
 		switch {
 		case f.phase == PhaseFinal || f.phase == PhaseRejected:
-		case f.ref.Length == 0:
+		case f.length == 0:
 			enqueue = append(enqueue, f)
 		case f.remaining == 0 && f.phase != PhaseMissing:
 			enqueue = append(enqueue, f)
@@ -266,8 +347,8 @@ func (t *torrentStore) close() error {
 	}
 	s.mu.Unlock()
 	for _, f := range t.files {
-		if !f.pad {
-			s.files.forget(f.staging)
+		if f != nil {
+			s.files.forget(t.staging(f))
 			if f.final != "" {
 				s.files.forget(f.final)
 			}
@@ -283,7 +364,7 @@ func (t *torrentStore) attach(tor *torrent.Torrent) {
 	t.tor = tor
 	var rejected []*fileEntry
 	for _, f := range t.files {
-		if !f.pad && f.phase == PhaseRejected {
+		if f != nil && f.phase == PhaseRejected {
 			rejected = append(rejected, f)
 		}
 	}
@@ -303,8 +384,8 @@ func (t *torrentStore) attach(tor *torrent.Torrent) {
 
 // excludeFile stops the client from fetching a rejected file again.
 func (t *torrentStore) excludeFile(tor *torrent.Torrent, f *fileEntry) {
-	if files := tor.Files(); f.ref.Index < len(files) {
-		files[f.ref.Index].SetPriority(torrent.PiecePriorityNone)
+	if files := tor.Files(); f.index < len(files) {
+		files[f.index].SetPriority(torrent.PiecePriorityNone)
 	}
 	if f.begin < f.end {
 		tor.CancelPieces(f.begin, f.end)
@@ -338,7 +419,7 @@ func (t *torrentStore) filesOfPiece(p int, yield func(*fileEntry)) {
 		if e.Length == 0 || i >= len(t.files) {
 			continue
 		}
-		if f := t.files[i]; !f.pad {
+		if f := t.files[i]; f != nil {
 			yield(f)
 		}
 	}
@@ -383,11 +464,14 @@ func (t *torrentStore) state(index int) FileState {
 		return FileState{Phase: PhaseMissing}
 	}
 	f := t.files[index]
+	if f == nil {
+		return FileState{Phase: PhaseMissing} // pad
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := FileState{Phase: f.phase, Err: f.err}
 	if f.phase == PhaseFinal {
-		st.FinalPath, st.Size, st.ModTime = f.rec.FinalPath, f.rec.Size, time.Unix(0, f.rec.ModTime)
+		st.FinalPath, st.Size, st.ModTime = f.final, f.size, time.Unix(0, f.mtime)
 	}
 	return st
 }
@@ -397,18 +481,18 @@ func (t *torrentStore) state(index int) FileState {
 func (t *torrentStore) resolve(f *fileEntry) {
 	f.io.Lock()
 	defer f.io.Unlock()
-	if f.cur != "" {
+	if f.cur != locUnresolved {
 		return
 	}
 	if f.hadBits {
-		if _, err := os.Stat(f.staging); err == nil {
-			f.cur = f.staging
+		if _, err := os.Stat(t.staging(f)); err == nil {
+			f.cur = locStaging
 			return
 		}
 	}
 	if f.final != "" {
-		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == f.ref.Length {
-			f.cur = f.final
+		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == f.length {
+			f.cur = locFinal
 			t.mu.Lock()
 			f.preplaced = true
 			t.mu.Unlock()
@@ -417,7 +501,7 @@ func (t *torrentStore) resolve(f *fileEntry) {
 			t.s.log.Warn("stat final path", "path", f.final, "err", err)
 		}
 	}
-	f.cur = f.staging
+	f.cur = locStaging
 }
 
 // reconcile checks, off the Client lock, that Final files are still what was recorded; a changed
@@ -429,14 +513,14 @@ func (t *torrentStore) reconcile(files []*fileEntry) {
 			return
 		}
 		t.mu.Lock()
-		rec := f.rec
+		size, mtime := f.size, f.mtime
 		t.mu.Unlock()
 		st, err := os.Stat(f.final)
 		switch {
 		case err != nil:
 			t.demote(f, fmt.Errorf("final file: %w", err), true)
-		case st.Size() != rec.Size || st.ModTime().UnixNano() != rec.ModTime:
-			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, rec.Size, st.Size()), true)
+		case st.Size() != size || st.ModTime().UnixNano() != mtime:
+			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, size, st.Size()), true)
 		}
 	}
 }

@@ -1,0 +1,59 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/anacrolix/torrent/metainfo"
+)
+
+// TestOpenTorrentMemoryPerFile bounds what the store keeps per file of an open torrent. A seeder
+// holds every shard of a collection open: 100,000 distfiles are ~200,000 file entries with their
+// pads, so each byte per file is ~0.1 MB of a seeder's resident memory. Pads get no entry, and
+// paths other than the final path are derived on demand, not stored.
+func TestOpenTorrentMemoryPerFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a 20,000-file torrent")
+	}
+	const n = 20000
+	const pieceLen = 4 << 10
+	info := &metainfo.Info{Name: "distfiles", PieceLength: pieceLen}
+	for i := range n {
+		info.Files = append(info.Files, metainfo.FileInfo{Length: 1000, Path: []string{fmt.Sprintf("%02x", i%256), fmt.Sprintf("f%06d.tar.xz", i)}})
+		if i != n-1 {
+			info.Files = append(info.Files, metainfo.FileInfo{
+				Length:            pieceLen - 1000,
+				Path:              []string{".pad", strconv.Itoa(pieceLen - 1000)},
+				ExtendedFileAttrs: metainfo.ExtendedFileAttrs{Attr: "p"},
+			})
+		}
+	}
+	info.Pieces = make([]byte, 20*n)
+	dir := t.TempDir()
+	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}})
+	defer st.Close()
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	impl, err := st.OpenTorrent(context.Background(), info, metainfo.HashBytes([]byte("memory")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(impl)
+	perFile := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("%d files (+%d pads): %.0f bytes of heap per file", n, n-1, perFile)
+	// Measured: ~170 B (entry, final path, index extents); the previous layout (an entry
+	// per pad, stored torrent and staging paths) took ~720 B.
+	if perFile > 320 {
+		t.Errorf("open torrent keeps %.0f bytes per file, want ≤ 320", perFile)
+	}
+	if impl.Close != nil {
+		impl.Close()
+	}
+}
