@@ -243,7 +243,8 @@ func ltCheckNotPlaced(t testing.TB, store string, files []File) {
 // collection distswarm created (v1 with BEP 47 pad files, GLEP 75 tree)
 // from a plain mirror tree, and that distswarm fetches a subset of it from
 // libtorrent alone, verifies it against a Manifest the test wrote and
-// places exactly the files asked for.
+// places exactly the files asked for; then fetches the rest trusting the
+// collection Manifest, which also comes from libtorrent.
 func TestInteropLibtorrentSeedsCollection(t *testing.T) {
 	RequireLibtorrent(t)
 	dir := t.TempDir()
@@ -266,14 +267,23 @@ func TestInteropLibtorrentSeedsCollection(t *testing.T) {
 	CheckPlaced(t, store, want)
 	ltCheckNotPlaced(t, store, rest)
 
+	// The rest with the collection's own Manifest as the authority: it
+	// comes from libtorrent too (the torrent's first file, piece-aligned).
+	r = Run(t, 90*time.Second, append(FetchArgs(store, "--torrent", torrent, "--trust-collection",
+		"--peer", lt.Addr(), "--timeout", "60s"), Names(rest)...)...)
+	if r.Code != 0 {
+		t.Fatalf("fetch --trust-collection from libtorrent: exit %d\n%s", r.Code, r.Stderr)
+	}
+	CheckPlaced(t, store, files)
+
 	code, done := lt.finish(t, true, 20*time.Second)
 	if code != 0 || done["error"] != nil {
 		t.Fatalf("libtorrent seed: exit %d, %v", code, done)
 	}
 	// distswarm had no other source: libtorrent uploaded at least the
 	// bytes of the files placed.
-	if up := ltNum(done, "payload_up"); up < ltTotalSize(want) {
-		t.Errorf("libtorrent uploaded %d payload bytes, less than the %d placed", up, ltTotalSize(want))
+	if up := ltNum(done, "payload_up"); up < ltTotalSize(files) {
+		t.Errorf("libtorrent uploaded %d payload bytes, less than the %d placed", up, ltTotalSize(files))
 	}
 }
 
@@ -306,7 +316,8 @@ func TestInteropLibtorrentDownloadsCollection(t *testing.T) {
 // foreign torrent: a hybrid v1+v2 torrent (with BEP 47 pad files and v2
 // piece layers) that libtorrent made of a GLEP 75 tree and seeds. Every
 // file is fetched by name, verified against the test's Manifest and
-// placed. The v1-only variant (no pad files: files straddle pieces) is
+// placed; --trust-collection fails fast, as the torrent has no collection
+// Manifest. The v1-only variant (no pad files: files straddle pieces) is
 // checked the same way.
 func TestInteropLibtorrentHybridTorrent(t *testing.T) {
 	RequireLibtorrent(t)
@@ -343,6 +354,15 @@ func TestInteropLibtorrentHybridTorrent(t *testing.T) {
 			CheckPlaced(t, store, files)
 			if _, problems := NewStoreChecker(store, files).Check(); len(problems) > 0 {
 				t.Errorf("store problems:\n%s", strings.Join(problems, "\n"))
+			}
+
+			// The torrent has no collection Manifest: trusting it gives no
+			// authority, and the fetch says so at once rather than waiting
+			// for its timeout.
+			r = Run(t, 30*time.Second, append(FetchArgs(filepath.Join(dir, "store2"), "--torrent", torrent,
+				"--trust-collection", "--peer", lt.Addr(), "--timeout", "20s"), files[1].Name)...)
+			if r.Code != 1 || !strings.Contains(r.Stderr, "no authority knows its digests") {
+				t.Errorf("--trust-collection on a foreign torrent: exit %d\n%s", r.Code, r.Stderr)
 			}
 		})
 	}
