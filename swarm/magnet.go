@@ -2,17 +2,22 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/anacrolix/torrent/metainfo"
+	tstorage "github.com/anacrolix/torrent/storage"
 
-	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 // ResolveMagnet fetches a collection's info dict from peers (BEP 9) for a
 // magnet URI and returns it as a metainfo (with the magnet's trackers and
-// webseeds). Nothing is downloaded besides the metadata.
+// webseeds). Nothing is downloaded besides the metadata, and nothing is
+// written: the info dict is validated like a loaded .torrent
+// (collection.ParseInfo) before it is returned. st is the store the
+// collection will be fetched into; it is not touched here.
 func ResolveMagnet(ctx context.Context, st *Store, uri string, peers []string, copts ClientOptions, logger *slog.Logger) (*metainfo.MetaInfo, error) {
 	m, err := metainfo.ParseMagnetUri(uri)
 	if err != nil {
@@ -22,12 +27,10 @@ func ResolveMagnet(ctx context.Context, st *Store, uri string, peers []string, c
 	if err != nil {
 		return nil, err
 	}
-	store, err := storage.Open(storage.Options{Dir: st.Root, Placement: storePlacement{st: st}, Logger: logger})
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	copts.Storage = store
+	// The info dict comes from peers: until collection.ParseInfo has
+	// checked it, none of its names may reach the store's storage (which
+	// maps them to paths when the library opens the torrent).
+	copts.Storage = metadataOnlyStorage{}
 	cl, err := NewClient(copts)
 	if err != nil {
 		return nil, err
@@ -46,6 +49,9 @@ func ResolveMagnet(ctx context.Context, st *Store, uri string, peers []string, c
 		return nil, fmt.Errorf("metadata of %s: %w (%d peers connected)", m.InfoHash.HexString(), ctx.Err(), t.Stats().ActivePeers)
 	}
 	mi := t.Metainfo()
+	if _, err := collection.ParseInfo(mi.InfoBytes); err != nil {
+		return nil, fmt.Errorf("metadata of %s from peers: %w", m.InfoHash.HexString(), err)
+	}
 	if info := t.Info(); info != nil && !info.HasV2() {
 		// Metainfo() always sets an empty piece-layers map, which makes a
 		// later AddTorrent of this v1 torrent look for v2 piece roots.
@@ -60,3 +66,27 @@ func ResolveMagnet(ctx context.Context, st *Store, uri string, peers []string, c
 	}
 	return &mi, nil
 }
+
+// metadataOnlyStorage is the storage of the client that resolves a magnet:
+// it holds no data and touches no disk, so an info dict received from peers
+// is never mapped to paths before it is validated.
+type metadataOnlyStorage struct{}
+
+// OpenTorrent accepts any info dict: nothing of it is used.
+func (metadataOnlyStorage) OpenTorrent(context.Context, *metainfo.Info, metainfo.Hash) (tstorage.TorrentImpl, error) {
+	return tstorage.TorrentImpl{
+		Piece: func(metainfo.Piece) tstorage.PieceImpl { return noPiece{} },
+		Close: func() error { return nil },
+	}, nil
+}
+
+var errMetadataOnly = errors.New("magnet resolution stores no piece data")
+
+// noPiece is a piece that is never complete and cannot be written.
+type noPiece struct{}
+
+func (noPiece) ReadAt([]byte, int64) (int, error)  { return 0, errMetadataOnly }
+func (noPiece) WriteAt([]byte, int64) (int, error) { return 0, errMetadataOnly }
+func (noPiece) MarkComplete() error                { return errMetadataOnly }
+func (noPiece) MarkNotComplete() error             { return nil }
+func (noPiece) Completion() tstorage.Completion    { return tstorage.Completion{Ok: true} }

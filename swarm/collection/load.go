@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/anacrolix/torrent/bencode"
@@ -288,24 +289,50 @@ func parseTorrent(data []byte) (*metainfo.MetaInfo, error) {
 	if len(mi.InfoBytes) == 0 {
 		return nil, errors.New("torrent: no info dict")
 	}
-	info, err := mi.UnmarshalInfo()
-	if err != nil {
-		return nil, fmt.Errorf("torrent info: %w", err)
-	}
-	if err := validateInfo(&info); err != nil {
-		return nil, fmt.Errorf("torrent info: %w", err)
+	if _, err := ParseInfo(mi.InfoBytes); err != nil {
+		return nil, err
 	}
 	return &mi, nil
 }
 
+// ParseInfo decodes and validates a bencoded info dict, from a .torrent
+// (Load) or from peers (the metadata of a magnet, BEP 9): both must pass
+// the same checks before any of their names is used.
+func ParseInfo(infoBytes []byte) (*metainfo.Info, error) {
+	if len(infoBytes) > MaxTorrentSize {
+		return nil, fmt.Errorf("torrent info: larger than %d bytes", MaxTorrentSize)
+	}
+	var info metainfo.Info
+	d := bencode.NewDecoder(bytes.NewReader(infoBytes))
+	d.MaxStrLen = MaxTorrentSize
+	if err := d.Decode(&info); err != nil {
+		return nil, fmt.Errorf("torrent info: %w", err)
+	}
+	if err := d.ReadEOF(); err != nil {
+		return nil, fmt.Errorf("torrent info: trailing data: %w", err)
+	}
+	if err := validateInfo(&info); err != nil {
+		return nil, fmt.Errorf("torrent info: %w", err)
+	}
+	return &info, nil
+}
+
 // validateInfo checks what a collection consumer relies on: v1 piece data
-// consistent with the file lengths, and safe names and paths.
+// consistent with the file lengths, and safe names and paths. Only plain
+// files are accepted (no BEP 47 symlinks), and the UTF-8 variants of names
+// and paths, which the library prefers, must equal the plain ones.
 func validateInfo(info *metainfo.Info) error {
 	if !info.HasV1() {
 		return errors.New("v2-only torrents are not supported")
 	}
 	if err := checkComponent(info.Name); err != nil {
 		return fmt.Errorf("name: %w", err)
+	}
+	if info.NameUtf8 != "" && info.NameUtf8 != info.Name {
+		return fmt.Errorf("name.utf-8 %q differs from name %q", trunc(info.NameUtf8), trunc(info.Name))
+	}
+	if strings.Contains(info.Attr, "l") || len(info.SymlinkPath) > 0 {
+		return errors.New("the torrent is a symlink (BEP 47 attr \"l\" or symlink path), not a file")
 	}
 	if info.PieceLength <= 0 || info.PieceLength > 1<<30 {
 		return fmt.Errorf("piece length %d out of range", info.PieceLength)
@@ -332,6 +359,12 @@ func validateInfo(info *metainfo.Info) error {
 			if err := checkComponent(c); err != nil {
 				return fmt.Errorf("file %d: %w", i, err)
 			}
+		}
+		if len(f.PathUtf8) > 0 && !slices.Equal(f.PathUtf8, f.Path) {
+			return fmt.Errorf("file %d: path.utf-8 %q differs from path %q", i, trunc(strings.Join(f.PathUtf8, "/")), trunc(strings.Join(f.Path, "/")))
+		}
+		if strings.Contains(f.Attr, "l") || len(f.SymlinkPath) > 0 {
+			return fmt.Errorf("file %d: %q is a symlink (BEP 47 attr \"l\" or symlink path), not a file", i, trunc(strings.Join(f.Path, "/")))
 		}
 	}
 	if want := (total + info.PieceLength - 1) / info.PieceLength; int64(len(info.Pieces)/20) != want {
