@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
@@ -76,6 +77,7 @@ func Seed(ctx context.Context, o SeedOptions) error {
 		return err
 	}
 	var ts []*torrent.Torrent
+	var trackers [][][]string
 	for _, c := range o.Collections {
 		for i, mi := range c.Torrents {
 			var mf []byte
@@ -85,7 +87,9 @@ func Seed(ctx context.Context, o SeedOptions) error {
 			if err := o.Store.Remember(mi, mf); err != nil {
 				logger.Warn("remember collection", "err", err)
 			}
-			t, err := addTorrent(cl, mi)
+			// Trackers are added once the existing data is checked (below).
+			trackers = append(trackers, mi.UpvertedAnnounceList())
+			t, err := addTorrent(cl, withoutTrackers(mi))
 			if err != nil {
 				return err
 			}
@@ -99,6 +103,17 @@ func Seed(ctx context.Context, o SeedOptions) error {
 	}
 	if err := waitChecked(ctx, ts); err != nil {
 		return err
+	}
+	// Announce only now, with what was found: anacrolix announces as soon
+	// as a torrent has trackers, and files hashed for the first time are
+	// not complete yet then. It would announce left=<everything> and, as
+	// their completion was unknown rather than missing, never send the
+	// "completed" event: trackers would count the seeder as a leecher for
+	// a whole interval (30 min on opentracker).
+	for i, t := range ts {
+		if len(trackers[i]) > 0 {
+			t.AddTrackers(trackers[i])
+		}
 	}
 	if o.Ready != nil {
 		o.Ready(cl.LocalPort())
@@ -162,4 +177,13 @@ func seedStatus(ts []*torrent.Torrent) SeedStatus {
 		s.BytesUploaded += stats.BytesWrittenData.Int64()
 	}
 	return s
+}
+
+// withoutTrackers returns a shallow copy of mi without announce URLs (the
+// infohash does not cover them).
+func withoutTrackers(mi *metainfo.MetaInfo) *metainfo.MetaInfo {
+	c := *mi
+	c.Announce = ""
+	c.AnnounceList = nil
+	return &c
 }
