@@ -130,12 +130,15 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		if info, ok := infos[ih]; ok {
 			return info, nil
 		}
-		info, err := mi.UnmarshalInfo()
+		// Collections normally come from collection.Load or ResolveMagnet,
+		// which checked them; a library caller's or a remembered one is
+		// checked here the same way before any name is used.
+		info, err := collection.ParseInfo(mi.InfoBytes)
 		if err != nil {
 			return nil, fmt.Errorf("torrent %s: %w", ih.HexString(), err)
 		}
-		infos[ih] = &info
-		return &info, nil
+		infos[ih] = info
+		return info, nil
 	}
 
 	// Resolve what to fetch and where each file may come from.

@@ -13,6 +13,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage/layout"
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 // Store is a distswarm store directory:
@@ -148,6 +149,9 @@ func (s *Store) Known() ([]*metainfo.MetaInfo, error) {
 		mi, err := metainfo.LoadFromFile(filepath.Join(s.collectionsDir(), n))
 		if err != nil {
 			continue // a damaged entry must not block fetching
+		}
+		if _, err := collection.ParseInfo(mi.InfoBytes); err != nil {
+			continue // nor one a newer check refuses (see collection.ParseInfo)
 		}
 		out = append(out, mi)
 	}
