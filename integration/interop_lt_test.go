@@ -215,9 +215,9 @@ func ltTotalSize(files []File) int64 {
 	return n
 }
 
-// ltSubset picks the files distswarm fetches: the small ones and one of the
-// several-MiB ones, leaving others out so placing only what was asked is
-// checked too.
+// ltSubset splits files into those distswarm fetches first (every other
+// one, plus the largest: tiny and several-MiB files alike) and the rest,
+// so that placing only what was asked is checked too.
 func ltSubset(files []File) (want, rest []File) {
 	for i, f := range files {
 		if i%2 == 0 || len(f.Data) > 4<<20 {
