@@ -58,6 +58,9 @@ SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if
 REPS = int(os.environ.get("REPS", "3"))
 PROFILE = os.environ.get("PROFILE", "")
 BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
+# a distswarm transfer (fetch) gives up after this: keeps make bench within
+# its 15 minutes when a transfer crawls (see watch_transport)
+DS_BOUND = int(os.environ.get("BENCH_DS_BOUND", "240"))
 
 WORK = tempfile.mkdtemp(prefix="distswarm-bench.")
 LOGS = os.path.join(WORK, "logs")
@@ -249,6 +252,35 @@ def count_files(d):
     return n
 
 
+def tcp_established(port):
+    """Established TCP connections to or from 127.0.0.1:port (/proc/net/tcp)."""
+    n = 0
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote, st = fields[1], fields[2], fields[3]
+                if st == "01" and (int(local.split(":")[1], 16) == port or int(remote.split(":")[1], 16) == port):
+                    n += 1
+    except OSError:
+        pass
+    return n
+
+
+def watch_transport(proc, port):
+    """While proc runs, note whether it has an established TCP connection
+    to port; distswarm (anacrolix) dials TCP and uTP at once and keeps the
+    first handshake, and uTP on loopback is far slower."""
+    seen_tcp, samples = False, 0
+    while proc.poll() is None:
+        samples += 1
+        if tcp_established(port):
+            seen_tcp = True
+        time.sleep(0.1)
+    return "tcp" if seen_tcp else ("utp" if samples > 3 else "?")
+
+
 def prof_env(tag):
     if not PROFILE:
         return None
@@ -336,8 +368,9 @@ def ds_transfer(c, tag):
     cpu0, t0 = seeder.cpu_now(), time.monotonic()
     f = Proc("ds-fetch-" + tag, [DS, "fetch", "--listen", "127.0.0.1:0", "--offline",
                                  "--store", leech, "--torrent", tor, "--manifest", tor + ".Manifest",
-                                 "--peer", "127.0.0.1:%d" % port, "--timeout", "%ds" % (BOUND - 10), "--all"],
-             env=prof_env(tag + "-fetch"))
+                                 "--peer", "127.0.0.1:%d" % port, "--timeout", "%ds" % (DS_BOUND - 10), "--all"],
+             env=prof_env(tag + "-fetch"), bound=DS_BOUND)
+    transport = watch_transport(f, port)
     f.wait()
     wall = time.monotonic() - t0
     cpu = f.cpu_total + seeder.cpu_now() - cpu0
@@ -348,7 +381,7 @@ def ds_transfer(c, tag):
     if placed != c["files"]:
         raise RuntimeError("distswarm fetch %s placed %d files, want %d" % (tag, placed, c["files"]))
     rmtree(leech, store)
-    return wall, cpu
+    return wall, cpu, transport
 
 
 def lt_transfer(c, tag):
@@ -410,11 +443,11 @@ def bench_p1():
     log("P1: one seeder -> one leecher, " + label)
     hw, hc = http_transfer(c, "p1")
     lw, lc = lt_transfer(c, "p1")
-    dw, dc = ds_transfer(c, "p1")
+    dw, dc, tr = ds_transfer(c, "p1")
     row("P1 HTTP: Go file server -> curl (ceiling)", hw, hc, rate(c, hw))
     row("P1 libtorrent -> libtorrent (reference)", lw, lc, rate(c, lw))
     r = lw / dw
-    row("P1 distswarm -> distswarm, verified+placed", dw, dc,
+    row("P1 distswarm -> distswarm, verified+placed [%s]" % tr, dw, dc,
         "%.2fx lt speed (%.2fx HTTP), %s" % (r, hw / dw, rate(c, dw)), ">= 1.0x lt", judge(r, 1.0, True))
 
 
@@ -423,11 +456,11 @@ def bench_p2():
     log("P2: %d files of 1-32 KiB (%.1f MiB)" % (c["files"], c["bytes"] / MIB))
     hw, hc = http_transfer(c, "p2")
     lw, lc = lt_transfer(c, "p2")
-    dw, dc = ds_transfer(c, "p2")
+    dw, dc, tr = ds_transfer(c, "p2")
     row("P2 HTTP keep-alive, %d files (reference)" % c["files"], hw, hc, "%.0f files/s" % (c["files"] / hw))
     row("P2 libtorrent -> libtorrent", lw, lc, "%.2fx HTTP speed" % (hw / lw))
     r = hw / dw
-    row("P2 distswarm -> distswarm, verified+placed", dw, dc,
+    row("P2 distswarm -> distswarm, verified+placed [%s]" % tr, dw, dc,
         "%.2fx HTTP speed (%.2fx lt)" % (r, lw / dw), ">= 1.0x HTTP", judge(r, 1.0, True))
 
 
@@ -450,11 +483,12 @@ def ds_swarm(c):
     for i, p in enumerate(ports):
         args = [DS, "fetch", "--listen", "127.0.0.1:%d" % p, "--offline",
                 "--store", os.path.join(WORK, "p3-leech%d" % i), "--torrent", tor,
-                "--manifest", tor + ".Manifest", "--timeout", "%ds" % (BOUND - 10), "--all"]
+                "--manifest", tor + ".Manifest", "--timeout", "%ds" % (DS_BOUND - 10), "--all"]
         for a in addrs:
             if a != "127.0.0.1:%d" % p:
                 args += ["--peer", a]
-        leechers.append(Proc("ds-leech%d" % i, args, env=prof_env("p3-leech%d" % i) if i == 0 else None))
+        leechers.append(Proc("ds-leech%d" % i, args, env=prof_env("p3-leech%d" % i) if i == 0 else None,
+                             bound=DS_BOUND))
     for lp in leechers:
         lp.wait()
     last = max(lp.t1 for lp in leechers) - t0
