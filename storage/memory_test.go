@@ -3,7 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -55,5 +57,37 @@ func TestOpenTorrentMemoryPerFile(t *testing.T) {
 	}
 	if impl.Close != nil {
 		impl.Close()
+	}
+}
+
+// TestOpenTorrentTrimsFileList: the client's decoded file list (appended one entry at a time, so
+// with spare capacity) is replaced by an exact-size copy with the same entries.
+func TestOpenTorrentTrimsFileList(t *testing.T) {
+	var files []tfile
+	for i := range 1000 {
+		files = append(files, tfile{fmt.Sprintf("f%04d.tar.xz", i), make([]byte, 100+i)})
+	}
+	_, mi := buildInfo(t, "distfiles", files, 4<<10)
+	info, err := mi.UnmarshalInfo() // decodes like the client does
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(info.Files) == len(info.Files) {
+		t.Skip("the decoder left no spare capacity: nothing to show")
+	}
+	want := slices.Clone(info.Files)
+	dir := t.TempDir()
+	st := openStore(t, Options{Dir: dir})
+	defer st.Close()
+	impl, err := st.OpenTorrent(context.Background(), &info, mi.HashInfoBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer impl.Close()
+	if cap(info.Files) > len(info.Files)+len(info.Files)/16 {
+		t.Errorf("file list: len %d cap %d after OpenTorrent", len(info.Files), cap(info.Files))
+	}
+	if !reflect.DeepEqual(info.Files, want) {
+		t.Error("file list changed")
 	}
 }

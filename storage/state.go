@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -32,8 +33,24 @@ type fileRecord struct {
 }
 
 // stateDB wraps the bbolt database holding piece bits and file records.
+//
+// bbolt reads through a shared mapping of the whole file, and every page a transaction touches
+// stays in the process's resident set: a seeder that opened a 100,000-file collection had the
+// whole db (~35 MB) resident. The pages are dropped from the resident set (dropResident) after
+// each torrent's state is loaded and every trimEvery write transactions.
 type stateDB struct {
-	db *bolt.DB
+	db     *bolt.DB
+	writes atomic.Int64 // write transactions, for trimEvery
+}
+
+// trimEvery is how many write transactions run between two dropResident calls.
+const trimEvery = 2048
+
+// wrote counts a write transaction and drops the mapped pages every trimEvery of them.
+func (s *stateDB) wrote() {
+	if s.writes.Add(1)%trimEvery == 0 {
+		_ = dropResident(s.db)
+	}
 }
 
 func openStateDB(path string) (*stateDB, error) {
@@ -122,6 +139,7 @@ func (s *stateDB) load(ih metainfo.Hash, numPieces int) (pieces []bool, files ma
 	if err != nil {
 		return nil, nil, fmt.Errorf("load state of %s: %w", ih.HexString(), err)
 	}
+	_ = dropResident(s.db) // only a matter of memory use
 	return pieces, files, nil
 }
 
@@ -139,6 +157,7 @@ func (s *stateDB) setPiece(ih metainfo.Hash, index int, complete bool) error {
 		}
 		return b.Delete(u32key(index))
 	})
+	s.wrote()
 	if err != nil {
 		return fmt.Errorf("persist piece %d of %s: %w", index, ih.HexString(), err)
 	}
@@ -180,6 +199,7 @@ func (s *stateDB) setFile(ih metainfo.Hash, index int, r *fileRecord, clearBegin
 		}
 		return nil
 	})
+	s.wrote()
 	if err != nil {
 		return fmt.Errorf("persist file %d of %s: %w", index, ih.HexString(), err)
 	}
