@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/anacrolix/torrent/metainfo"
 	tstorage "github.com/anacrolix/torrent/storage"
@@ -16,9 +15,8 @@ import (
 // magnet URI and returns it as a metainfo (with the magnet's trackers and
 // webseeds). Nothing is downloaded besides the metadata, and nothing is
 // written: the info dict is validated like a loaded .torrent
-// (collection.ParseInfo) before it is returned. st is the store the
-// collection will be fetched into; it is not touched here.
-func ResolveMagnet(ctx context.Context, st *Store, uri string, peers []string, copts ClientOptions, logger *slog.Logger) (*metainfo.MetaInfo, error) {
+// (collection.ParseInfo) before it is returned.
+func ResolveMagnet(ctx context.Context, uri string, peers []string, copts ClientOptions) (*metainfo.MetaInfo, error) {
 	m, err := metainfo.ParseMagnetUri(uri)
 	if err != nil {
 		return nil, fmt.Errorf("--magnet: %w", err)

@@ -123,7 +123,7 @@ func runFetch(c *cli.Context) error {
 	}
 	if uri := c.String("magnet"); uri != "" {
 		mctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
-		mi, err := swarm.ResolveMagnet(mctx, store, uri, c.StringSlice("peer"), clientOptions(c), logger(c))
+		mi, err := swarm.ResolveMagnet(mctx, uri, c.StringSlice("peer"), clientOptions(c))
 		cancel()
 		if err != nil {
 			return failedErr("fetch: %v", err)
