@@ -322,6 +322,21 @@ def ds_collection(c, tag):
     return out
 
 
+def ds_authority(tor):
+    """--manifest flags for a collection: its sidecar Manifest, or one per
+    shard when create split it (then tor is a collection index)."""
+    if os.path.exists(tor + ".Manifest"):
+        mfs = [tor + ".Manifest"]
+    else:
+        mfs = sorted(glob.glob(os.path.join(tor + ".shards", "*.Manifest")))
+    if not mfs:
+        raise RuntimeError("no Manifest next to " + tor)
+    out = []
+    for m in mfs:
+        out += ["--manifest", m]
+    return out
+
+
 def lt_torrent(c, tag):
     out = os.path.join(WORK, tag + ".lt.torrent")
     if not os.path.exists(out):
@@ -367,7 +382,7 @@ def ds_transfer(c, tag):
     warm(c["dir"])
     cpu0, t0 = seeder.cpu_now(), time.monotonic()
     f = Proc("ds-fetch-" + tag, [DS, "fetch", "--listen", "127.0.0.1:0", "--offline",
-                                 "--store", leech, "--torrent", tor, "--manifest", tor + ".Manifest",
+                                 "--store", leech, "--torrent", tor] + ds_authority(tor) + [
                                  "--peer", "127.0.0.1:%d" % port, "--timeout", "%ds" % (DS_BOUND - 10), "--all"],
              env=prof_env(tag + "-fetch"), bound=DS_BOUND)
     transport = watch_transport(f, port)
@@ -482,8 +497,8 @@ def ds_swarm(c):
     leechers = []
     for i, p in enumerate(ports):
         args = [DS, "fetch", "--listen", "127.0.0.1:%d" % p, "--offline",
-                "--store", os.path.join(WORK, "p3-leech%d" % i), "--torrent", tor,
-                "--manifest", tor + ".Manifest", "--timeout", "%ds" % (DS_BOUND - 10), "--all"]
+                "--store", os.path.join(WORK, "p3-leech%d" % i), "--torrent", tor] + ds_authority(tor) + [
+                "--timeout", "%ds" % (DS_BOUND - 10), "--all"]
         for a in addrs:
             if a != "127.0.0.1:%d" % p:
                 args += ["--peer", a]
