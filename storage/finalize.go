@@ -165,8 +165,8 @@ func (t *torrentStore) finalize(f *fileEntry) {
 			}
 		}
 	}
-	if f.length == 0 && f.final != "" {
-		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+	if f.length == 0 && f.finalDir != "" {
+		if st, err := os.Stat(t.finalPath(f)); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
 			preplaced = true
 		}
 	}
@@ -187,7 +187,7 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		}
 	}
 	switch {
-	case f.final == "":
+	case f.finalDir == "":
 		t.unverified(f, ErrNotPlaceable)
 		return
 	case s.o.Verifier == nil:
@@ -201,7 +201,7 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	switch {
 	case err == nil:
 		if err := t.place(f); err != nil {
-			s.log.Error("place file", "file", ref.Path, "final", f.final, "err", err)
+			s.log.Error("place file", "file", ref.Path, "final", t.finalPath(f), "err", err)
 			t.unverified(f, err)
 			return
 		}
@@ -231,16 +231,16 @@ func (t *torrentStore) place(f *fileEntry) error {
 	if err := fsyncFile(staging); err != nil {
 		return err
 	}
-	dir := filepath.Dir(f.final)
+	dir := filepath.Dir(t.finalPath(f))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create final dir: %w", err)
 	}
 	f.io.Lock()
 	t.s.files.forget(staging)
-	t.s.files.forget(f.final)
-	err := os.Rename(staging, f.final)
+	t.s.files.forget(t.finalPath(f))
+	err := os.Rename(staging, t.finalPath(f))
 	if errors.Is(err, syscall.EXDEV) {
-		err = copyAcross(staging, f.final)
+		err = copyAcross(staging, t.finalPath(f))
 	}
 	if err == nil {
 		f.cur = locFinal
@@ -308,12 +308,12 @@ func fsyncDir(dir string) error {
 
 // recordFinal records a file that is at its final path and emits EventFinal.
 func (t *torrentStore) recordFinal(f *fileEntry) {
-	st, err := os.Stat(f.final)
+	st, err := os.Stat(t.finalPath(f))
 	if err != nil {
 		t.unverified(f, fmt.Errorf("stat final file: %w", err))
 		return
 	}
-	rec := fileRecord{Phase: PhaseFinal, FinalPath: f.final, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
+	rec := fileRecord{Phase: PhaseFinal, FinalPath: t.finalPath(f), Size: st.Size(), ModTime: st.ModTime().UnixNano()}
 	ref := t.ref(f)
 	if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
 		t.s.log.Error("persist final", "file", ref.Path, "err", err)
@@ -325,7 +325,7 @@ func (t *torrentStore) recordFinal(f *fileEntry) {
 	f.phase, f.err, f.preplaced = PhaseFinal, nil, false
 	f.size, f.mtime = rec.Size, rec.ModTime
 	t.mu.Unlock()
-	t.s.emit(Event{Kind: EventFinal, File: ref, Path: f.final})
+	t.s.emit(Event{Kind: EventFinal, File: ref, Path: t.finalPath(f)})
 }
 
 // unverified leaves the file staged and records why.
@@ -389,17 +389,17 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 // verified in place (one read, no download) and recorded Final. Otherwise the data is lost.
 func (t *torrentStore) missingStaged(f *fileEntry) {
 	v := t.s.o.Verifier
-	if st, err := os.Stat(f.final); f.final == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.length {
+	if st, err := os.Stat(t.finalPath(f)); f.finalDir == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.length {
 		t.lost(f)
 		return
 	}
 	ref := t.ref(f)
-	err := v.Verify(t.ctx, ref, f.final)
+	err := v.Verify(t.ctx, ref, t.finalPath(f))
 	if t.ctx.Err() != nil {
 		return
 	}
 	if err != nil {
-		t.s.log.Warn("file at final path does not verify; fetching again", "file", ref.Path, "final", f.final, "err", err)
+		t.s.log.Warn("file at final path does not verify; fetching again", "file", ref.Path, "final", t.finalPath(f), "err", err)
 		t.lost(f)
 		return
 	}
@@ -445,13 +445,13 @@ func (t *torrentStore) demote(f *fileEntry, why error, fromFinal bool) {
 
 	q := ""
 	f.io.Lock()
-	s.files.forget(f.final)
+	s.files.forget(t.finalPath(f))
 	if fromFinal {
-		if _, err := os.Lstat(f.final); err == nil {
+		if _, err := os.Lstat(t.finalPath(f)); err == nil {
 			_ = os.MkdirAll(s.quarDir, 0o755)
 			q = t.quarantinePath(f, ".damaged")
-			if err := os.Rename(f.final, q); err != nil {
-				s.log.Error("quarantine damaged file", "file", f.final, "err", err)
+			if err := os.Rename(t.finalPath(f), q); err != nil {
+				s.log.Error("quarantine damaged file", "file", t.finalPath(f), "err", err)
 				q = ""
 			}
 		}
@@ -468,7 +468,7 @@ func (t *torrentStore) demote(f *fileEntry, why error, fromFinal bool) {
 		s.log.Error("persist demotion", "file", ref.Path, "err", err)
 	}
 	t.refreshCompletion(f.begin, f.end)
-	s.log.Warn("file demoted", "file", ref.Path, "final", f.final, "err", why)
+	s.log.Warn("file demoted", "file", ref.Path, "final", t.finalPath(f), "err", why)
 	if fromFinal {
 		s.emit(Event{Kind: EventDamaged, File: ref, Path: q, Err: why})
 	}

@@ -89,6 +89,24 @@ type Store struct {
 	closed   bool
 	torrents map[metainfo.Hash]*torrentStore
 	attached map[metainfo.Hash]*torrent.Torrent
+
+	dirsMu sync.Mutex
+	dirs   map[string]string // interned final directories (internDir)
+}
+
+// internDir returns the one copy of dir the store keeps for its files' final paths.
+func (s *Store) internDir(dir string) string {
+	s.dirsMu.Lock()
+	defer s.dirsMu.Unlock()
+	if d, ok := s.dirs[dir]; ok {
+		return d
+	}
+	if s.dirs == nil {
+		s.dirs = make(map[string]string)
+	}
+	d := strings.Clone(dir)
+	s.dirs[d] = d
+	return d
 }
 
 var _ astorage.ClientImplCloser = (*Store)(nil)

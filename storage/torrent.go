@@ -62,10 +62,14 @@ const (
 
 // fileEntry is one non-pad torrent file.
 type fileEntry struct {
-	index      int    // index in info's upverted files (pads included in the numbering)
-	length     int64  // file length
-	begin, end int    // piece range [begin, end); empty for zero-length files
-	final      string // "" when not placeable
+	index      int   // index in info's upverted files (pads included in the numbering)
+	length     int64 // file length
+	begin, end int   // piece range [begin, end); empty for zero-length files
+	// The final path is finalDir + "/" + finalBase, put together on use: finalDir is shared by
+	// the files of a directory (Store.internDir) and finalBase is the info's own string when it
+	// is the torrent path's base name, so that a placeable file costs no path bytes of its own.
+	finalDir  string // "" when not placeable
+	finalBase string
 
 	io  sync.RWMutex // readers/writers hold RLock; moves hold Lock
 	cur fileLoc      // guarded by io
@@ -115,10 +119,21 @@ func (t *torrentStore) staging(f *fileEntry) string {
 	return t.stagingDir + string(filepath.Separator) + strconv.Itoa(f.index)
 }
 
+// finalPath is the final path of f, "" when it is not placeable.
+func (t *torrentStore) finalPath(f *fileEntry) string {
+	switch {
+	case f.finalDir == "":
+		return ""
+	case strings.HasSuffix(f.finalDir, string(filepath.Separator)):
+		return f.finalDir + f.finalBase
+	}
+	return f.finalDir + string(filepath.Separator) + f.finalBase
+}
+
 // curPath is the path f's data is read from; call with f.io held.
 func (t *torrentStore) curPath(f *fileEntry) string {
 	if f.cur == locFinal {
-		return f.final
+		return t.finalPath(f)
 	}
 	return t.staging(f)
 }
@@ -209,7 +224,12 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 			if p, ok := s.o.Placement.FinalPath(info, ref); ok {
 				p = filepath.Clean(p)
 				if s.underRoot(p) {
-					f.final = p
+					f.finalDir, f.finalBase = s.internDir(filepath.Dir(p)), filepath.Base(p)
+					if comps := fi.BestPath(); len(comps) > 0 && comps[len(comps)-1] == f.finalBase {
+						f.finalBase = comps[len(comps)-1]
+					} else {
+						f.finalBase = strings.Clone(f.finalBase)
+					}
 				} else {
 					s.log.Warn("final path outside the store and seed roots; file will not be placed",
 						"infohash", ih.HexString(), "file", ref.Path, "final", p)
@@ -246,7 +266,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 			anyBits = anyBits || bits[p]
 		}
 		switch {
-		case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == f.final && f.final != "":
+		case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == t.finalPath(f) && f.finalDir != "":
 			f.phase, f.cur = PhaseFinal, locFinal
 			f.size, f.mtime = rec.Size, rec.ModTime
 			for p := f.begin; p < f.end; p++ {
@@ -349,8 +369,8 @@ func (t *torrentStore) close() error {
 	for _, f := range t.files {
 		if f != nil {
 			s.files.forget(t.staging(f))
-			if f.final != "" {
-				s.files.forget(f.final)
+			if f.finalDir != "" {
+				s.files.forget(t.finalPath(f))
 			}
 		}
 	}
@@ -471,7 +491,7 @@ func (t *torrentStore) state(index int) FileState {
 	defer t.mu.Unlock()
 	st := FileState{Phase: f.phase, Err: f.err}
 	if f.phase == PhaseFinal {
-		st.FinalPath, st.Size, st.ModTime = f.final, f.size, time.Unix(0, f.mtime)
+		st.FinalPath, st.Size, st.ModTime = t.finalPath(f), f.size, time.Unix(0, f.mtime)
 	}
 	return st
 }
@@ -490,15 +510,15 @@ func (t *torrentStore) resolve(f *fileEntry) {
 			return
 		}
 	}
-	if f.final != "" {
-		if st, err := os.Stat(f.final); err == nil && st.Mode().IsRegular() && st.Size() == f.length {
+	if f.finalDir != "" {
+		if st, err := os.Stat(t.finalPath(f)); err == nil && st.Mode().IsRegular() && st.Size() == f.length {
 			f.cur = locFinal
 			t.mu.Lock()
 			f.preplaced = true
 			t.mu.Unlock()
 			return
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.s.log.Warn("stat final path", "path", f.final, "err", err)
+			t.s.log.Warn("stat final path", "path", t.finalPath(f), "err", err)
 		}
 	}
 	f.cur = locStaging
@@ -515,12 +535,12 @@ func (t *torrentStore) reconcile(files []*fileEntry) {
 		t.mu.Lock()
 		size, mtime := f.size, f.mtime
 		t.mu.Unlock()
-		st, err := os.Stat(f.final)
+		st, err := os.Stat(t.finalPath(f))
 		switch {
 		case err != nil:
 			t.demote(f, fmt.Errorf("final file: %w", err), true)
 		case st.Size() != size || st.ModTime().UnixNano() != mtime:
-			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", f.final, size, st.Size()), true)
+			t.demote(f, fmt.Errorf("final file %s changed (size %d→%d, mtime changed)", t.finalPath(f), size, st.Size()), true)
 		}
 	}
 }
