@@ -59,6 +59,7 @@ type FileResult struct {
 // candidate is one torrent file that may provide a distfile.
 type candidate struct {
 	mi    *metainfo.MetaInfo
+	ih    metainfo.Hash // mi.HashInfoBytes(), computed once
 	index int
 }
 
@@ -124,9 +125,21 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 	if o.Authority == nil {
 		o.Authority = NewAuthority()
 	}
+	// HashInfoBytes is a SHA-1 over the whole info dict (over 1 MB for a
+	// 1 GiB collection of small pieces): compute it once per torrent, not
+	// per file and per progress tick.
+	ihs := map[*metainfo.MetaInfo]metainfo.Hash{}
+	ihOf := func(mi *metainfo.MetaInfo) metainfo.Hash {
+		ih, ok := ihs[mi]
+		if !ok {
+			ih = mi.HashInfoBytes()
+			ihs[mi] = ih
+		}
+		return ih
+	}
 	infos := map[metainfo.Hash]*metainfo.Info{}
 	infoOf := func(mi *metainfo.MetaInfo) (*metainfo.Info, error) {
-		ih := mi.HashInfoBytes()
+		ih := ihOf(mi)
 		if info, ok := infos[ih]; ok {
 			return info, nil
 		}
@@ -175,7 +188,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 					return nil, err
 				}
 				if idx, ok := distfilesOf(info)[n]; ok {
-					w.cands = append(w.cands, candidate{mi: mi, index: idx})
+					w.cands = append(w.cands, candidate{mi: mi, ih: ihOf(mi), index: idx})
 				}
 			}
 		}
@@ -234,7 +247,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 
 	added := map[metainfo.Hash]*fetchTorrent{}
 	addTorrent := func(mi *metainfo.MetaInfo) (*fetchTorrent, error) {
-		ih := mi.HashInfoBytes()
+		ih := ihOf(mi)
 		if ft, ok := added[ih]; ok {
 			return ft, nil
 		}
@@ -279,7 +292,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 				return err
 			}
 			w.cur = &c
-			key := fileKey{c.mi.HashInfoBytes(), c.index}
+			key := fileKey{c.ih, c.index}
 			s := st.State(key.ih, key.index)
 			if s.Phase == storage.PhaseRejected {
 				w.res.Err = fmt.Errorf("%s: rejected earlier from collection %s: %v", w.name, key.ih.HexString(), s.Err)
@@ -318,7 +331,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 				if ft.mfIdx < 0 {
 					continue
 				}
-				key := fileKey{c.mi.HashInfoBytes(), ft.mfIdx}
+				key := fileKey{c.ih, ft.mfIdx}
 				if _, ok := trustWait[key]; ok {
 					continue
 				}
@@ -441,7 +454,7 @@ func describeProgress(w *want, added map[metainfo.Hash]*fetchTorrent) string {
 	if w.cur == nil {
 		return "not started"
 	}
-	ft := added[w.cur.mi.HashInfoBytes()]
+	ft := added[w.cur.ih]
 	if ft == nil {
 		return "not started"
 	}
@@ -460,7 +473,7 @@ func progressOf(wants []*want, added map[metainfo.Hash]*fetchTorrent) Progress {
 		if w.cur == nil {
 			continue
 		}
-		ft := added[w.cur.mi.HashInfoBytes()]
+		ft := added[w.cur.ih]
 		if ft == nil {
 			continue
 		}
