@@ -28,6 +28,10 @@ Prints the listening port, then peers and upload rate every few seconds,
 and a last status line on exit (SIGINT/SIGTERM) with the total uploaded
 payload in bytes.
 
+Memory: the seeder keeps a soft Go memory limit just above its live heap,
+so RSS stays close to what it uses at the cost of more frequent garbage
+collection; GOMEMLIMIT or GOGC in the environment replace that policy.
+
 Examples:
    distswarm seed --listen :6881 distfiles.torrent
    distswarm seed --from /var/cache/distfiles --out /tmp/distfiles.torrent`,
@@ -44,6 +48,7 @@ Examples:
 func runSeed(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
+	defer followLiveHeap()() // memory limit just above the live heap, see memlimit.go
 	store, err := swarm.OpenStore(c.String("store"))
 	if err != nil {
 		return usageErr("%v", err)
