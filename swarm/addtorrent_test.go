@@ -8,6 +8,7 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+	tstorage "github.com/anacrolix/torrent/storage"
 
 	"github.com/distswarm/distswarm/swarm/collection"
 )
@@ -46,7 +47,9 @@ func TestAddTorrentDecodesInfoOnce(t *testing.T) {
 		t.Errorf("spec:\n got %+v\nwant %+v", got, want)
 	}
 
-	cl, err := NewClient(loopback())
+	copts := loopback()
+	copts.Storage = tstorage.NewFile(t.TempDir()) // not the library's default, in the working directory
+	cl, err := NewClient(copts)
 	if err != nil {
 		t.Fatal(err)
 	}
