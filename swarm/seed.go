@@ -9,6 +9,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/storage/layout"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -48,12 +49,14 @@ func Seed(ctx context.Context, o SeedOptions) error {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	var seedRoots []string
+	var seedFrom *layout.Finder
 	if o.From != "" {
 		seedRoots = []string{o.From}
+		seedFrom = layout.NewFinder(o.From)
 	}
 	st, err := storage.Open(storage.Options{
 		Dir:       o.Store.Root,
-		Placement: storePlacement{st: o.Store, seedFrom: o.From},
+		Placement: storePlacement{st: o.Store, seedFrom: seedFrom},
 		Verifier:  verifier{auth: NewAuthority()},
 		Logger:    logger,
 		SeedRoots: seedRoots,

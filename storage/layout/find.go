@@ -42,23 +42,44 @@ func KnownLayouts() []Layout {
 	return ls
 }
 
-// Candidates returns the distinct paths (relative, '/'-separated) Find
-// probes for name, in order: every layout of dir's layout.conf, then
-// KnownLayouts, then flat. An unreadable or malformed layout.conf is
-// ignored (Portage treats it as flat). It fails only for invalid names.
-func Candidates(dir, name string, digests map[string]string) ([]string, error) {
-	if err := ValidName(name); err != nil {
-		return nil, err
-	}
+// Finder locates distfiles in one directory. It reads the directory's
+// layout.conf once, so a caller looking up many names (a seeder adopting
+// a distdir of 100,000 files) does not re-read and re-parse it per name.
+// A Finder does not notice later changes to layout.conf.
+type Finder struct {
+	dir     string
+	layouts []Layout
+}
+
+// NewFinder returns a Finder for dir: the layouts of dir's layout.conf,
+// then KnownLayouts, then flat. An unreadable or malformed layout.conf is
+// ignored (Portage treats it as flat).
+func NewFinder(dir string) *Finder {
 	var layouts []Layout
 	if c, err := LoadConfig(filepath.Join(dir, ConfigName)); err == nil {
 		layouts = append(layouts, c.Layouts...)
 	}
 	layouts = append(layouts, KnownLayouts()...)
 	layouts = append(layouts, flatLayout{})
-	seen := make(map[string]bool, len(layouts))
+	return &Finder{dir: dir, layouts: layouts}
+}
+
+// Candidates returns the distinct paths (relative, '/'-separated) Find
+// probes for name, in order: every layout of dir's layout.conf, then
+// KnownLayouts, then flat. An unreadable or malformed layout.conf is
+// ignored (Portage treats it as flat). It fails only for invalid names.
+func Candidates(dir, name string, digests map[string]string) ([]string, error) {
+	return NewFinder(dir).Candidates(name, digests)
+}
+
+// Candidates is the package-level Candidates for the Finder's directory.
+func (f *Finder) Candidates(name string, digests map[string]string) ([]string, error) {
+	if err := ValidName(name); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool, len(f.layouts))
 	var out []string
-	for _, l := range layouts {
+	for _, l := range f.layouts {
 		p, ok := l.Path(name, digests)
 		if !ok || seen[p] {
 			continue
@@ -75,7 +96,13 @@ func Candidates(dir, name string, digests map[string]string) ([]string, error) {
 // that is not present fails with an error wrapping fs.ErrNotExist; an
 // invalid name fails with an error wrapping ErrInvalidName.
 func Find(dir, name string, digests map[string]string) (string, error) {
-	cands, err := Candidates(dir, name, digests)
+	return NewFinder(dir).Find(name, digests)
+}
+
+// Find is the package-level Find for the Finder's directory.
+func (f *Finder) Find(name string, digests map[string]string) (string, error) {
+	dir := f.dir
+	cands, err := f.Candidates(name, digests)
 	if err != nil {
 		return "", fmt.Errorf("find distfile: %w", err)
 	}

@@ -127,3 +127,41 @@ func TestFindInvalidNames(t *testing.T) {
 		t.Errorf("missing dir: %v", err)
 	}
 }
+
+// A Finder reads layout.conf once: it finds what Find finds, and keeps
+// the layouts it read even when layout.conf changes afterwards.
+func TestFinderReadsLayoutConfOnce(t *testing.T) {
+	dir := t.TempDir()
+	putConf(t, dir, "[structure]\n0=filename-hash SHA1 8:16\n1=flat\n")
+	want := put(t, dir, "19/c3b6/foo-1.tar.gz", "x")
+	flat := put(t, dir, "bar-2.tar.gz", "y")
+	f := NewFinder(dir)
+	for name, wantPath := range map[string]string{"foo-1.tar.gz": want, "bar-2.tar.gz": flat} {
+		got, err := f.Find(name, nil)
+		if err != nil || got != wantPath {
+			t.Fatalf("Finder.Find(%s) = %q, %v; want %q", name, got, err, wantPath)
+		}
+		c1, _ := f.Candidates(name, nil)
+		c2, _ := Candidates(dir, name, nil)
+		if len(c1) == 0 || len(c1) != len(c2) || c1[0] != c2[0] {
+			t.Fatalf("Finder.Candidates(%s) = %v, Candidates = %v", name, c1, c2)
+		}
+	}
+	if _, err := f.Find("missing-1.tar.gz", nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing file: %v, want ErrNotExist", err)
+	}
+	if _, err := f.Find("../etc/passwd", nil); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("invalid name: %v, want ErrInvalidName", err)
+	}
+	// layout.conf disappears: a fresh lookup no longer knows SHA1 8:16, the
+	// Finder still does.
+	if err := os.Remove(filepath.Join(dir, ConfigName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Find(dir, "foo-1.tar.gz", nil); err == nil {
+		t.Fatal("Find without layout.conf still found the SHA1 8:16 path")
+	}
+	if got, err := f.Find("foo-1.tar.gz", nil); err != nil || got != want {
+		t.Fatalf("Finder after layout.conf removal = %q, %v; want %q", got, err, want)
+	}
+}
