@@ -26,7 +26,7 @@ func TestDHTOnlyDiscovery(t *testing.T) {
 		leechPort = FreePort(t, "127.0.0.1")
 	}
 	seedAddr, leechAddr := fmt.Sprintf("127.0.0.1:%d", seedPort), fmt.Sprintf("127.0.0.1:%d", leechPort)
-	StartSeeder(t, "--listen", seedAddr, "--no-dht=false", "--dht-node", leechAddr,
+	StartSeeder(t, "--listen", seedAddr, "--dht-node", leechAddr,
 		"--store", filepath.Join(dir, "seed"), "--from", src, torrent)
 	mf := WriteManifest(t, dir, files)
 	store := filepath.Join(dir, "leech")
