@@ -31,6 +31,8 @@ fuzz:
 	  done; \
 	done
 
+# Benchmarks P1-P6 against libtorrent, HTTP and coreutils (docs/benchmarks.md);
+# e.g. BENCH=P1,P2 SIZE=1/16 make bench for a quick subset.
 bench:
 	bash integration/bench.sh
 
