@@ -27,6 +27,11 @@ type ClientOptions struct {
 	DHTNodes []string
 	// NoTrackers disables announcing to the torrents' trackers.
 	NoTrackers bool
+	// UTP enables uTP (BEP 29) next to TCP. It is off by default: the
+	// library dials TCP and uTP at once and keeps whichever connects
+	// first, and its uTP moved 2–5 MiB/s on loopback where TCP moved
+	// hundreds (docs/benchmarks.md), so a lost race made a fetch 20× slower.
+	UTP bool
 	// NoUpload makes the client leech only.
 	NoUpload bool
 	// Storage holds the torrents' data (a *storage.Store in distswarm).
@@ -69,6 +74,7 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 		}
 	}
 	cfg.NoDefaultPortForwarding = true
+	cfg.DisableUTP = !o.UTP
 	cfg.DisableWebtorrent = true
 	cfg.DisableTrackers = o.NoTrackers
 	cfg.Seed = true

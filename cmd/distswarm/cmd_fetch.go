@@ -24,6 +24,7 @@ func networkFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "peer", Usage: "connect to this peer, HOST:PORT (repeatable)"},
 		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the mainline DHT"},
 		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers: only --peer and webseeds"},
+		&cli.BoolFlag{Name: "utp", Usage: "also use uTP (off by default: slower than TCP in this client)"},
 		&cli.StringSliceFlag{Name: "dht-node", Usage: "DHT bootstrap node HOST:PORT instead of the public ones (repeatable)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the BitTorrent client does"},
 	}
@@ -35,6 +36,7 @@ func clientOptions(c *cli.Context) swarm.ClientOptions {
 		DHT:        !c.Bool("no-dht") && !c.Bool("offline"),
 		DHTNodes:   c.StringSlice("dht-node"),
 		NoTrackers: c.Bool("offline"),
+		UTP:        c.Bool("utp"),
 		Logger:     logger(c),
 	}
 }
