@@ -126,7 +126,9 @@ func (s *Store) worker() {
 	}
 }
 
-// finalize runs one file through verify-and-place. Worker goroutine.
+// finalize runs one file through verification and hands a good one (or one found at its final
+// path) to the committer, which places and records it with others (see committer). Worker
+// goroutine; several run at once.
 func (t *torrentStore) finalize(f *fileEntry) {
 	t.mu.Lock()
 	if t.closed {
@@ -137,13 +139,14 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	t.jobs.Add(1)
 	preplaced := f.preplaced
 	wasVerifying := f.phase == PhaseVerifying
+	it := commitItem{t: t, f: f, wasFinal: f.phase == PhaseFinal, size: f.size, mtime: f.mtime}
 	f.phase = PhaseVerifying
 	t.mu.Unlock()
-	defer t.jobs.Done()
+	handed := false
 	defer func() {
-		t.mu.Lock()
-		f.queued = false
-		t.mu.Unlock()
+		if !handed {
+			t.finishJob(f)
+		}
 	}()
 	s := t.s
 	ref, staging := t.ref(f), t.staging(f)
@@ -160,7 +163,10 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		}
 		if !preplaced {
 			if _, err := os.Stat(staging); errors.Is(err, os.ErrNotExist) {
-				t.missingStaged(f)
+				if t.missingStaged(f) {
+					handed = true
+					s.commit.hand(it)
+				}
 				return
 			}
 		}
@@ -171,12 +177,14 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		}
 	}
 	if preplaced {
-		t.recordFinal(f)
+		handed = true
+		s.commit.hand(it)
 		return
 	}
 	if !wasVerifying {
-		rec := fileRecord{Phase: PhaseVerifying}
-		if err := s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+		// Queued, not synced: it only makes the next open re-verify a file it finds at its
+		// final path instead of adopting it (see stateDB).
+		if err := s.db.queueFile(t.ih, f.index, &fileRecord{Phase: PhaseVerifying}); err != nil {
 			s.log.Error("persist verifying", "file", ref.Path, "err", err)
 		}
 	}
@@ -200,17 +208,22 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	}
 	switch {
 	case err == nil:
-		if err := t.place(f); err != nil {
-			s.log.Error("place file", "file", ref.Path, "final", t.finalPath(f), "err", err)
-			t.unverified(f, err)
-			return
-		}
-		t.recordFinal(f)
+		it.place = true
+		handed = true
+		s.commit.hand(it)
 	case errors.Is(err, ErrNoAuthority):
 		t.unverified(f, err)
 	default:
 		t.reject(f, err)
 	}
+}
+
+// finishJob ends f's finalize job: it may be queued again and the torrent may close.
+func (t *torrentStore) finishJob(f *fileEntry) {
+	t.mu.Lock()
+	f.queued = false
+	t.mu.Unlock()
+	t.jobs.Done()
 }
 
 func createEmpty(p string) error {
@@ -224,17 +237,27 @@ func createEmpty(p string) error {
 	return fh.Close()
 }
 
-// place makes the staged file durable and renames it to its final path; readers are switched to
-// the final path atomically with the rename.
+// place makes the staged file durable, renames it to its final path and makes the directory
+// entry durable, with an fsync each: the committer's way for a file whose staging and final
+// paths are on different filesystems.
 func (t *torrentStore) place(f *fileEntry) error {
-	staging := t.staging(f)
-	if err := fsyncFile(staging); err != nil {
+	if err := fsyncFile(t.staging(f)); err != nil {
 		return err
 	}
 	dir := filepath.Dir(t.finalPath(f))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create final dir: %w", err)
 	}
+	if err := t.moveToFinal(f); err != nil {
+		return err
+	}
+	return fsyncDir(dir)
+}
+
+// moveToFinal renames the staged file to its final path (copies it across filesystems); readers
+// are switched to the final path atomically with the rename. Its data must be durable already.
+func (t *torrentStore) moveToFinal(f *fileEntry) error {
+	staging := t.staging(f)
 	f.io.Lock()
 	t.s.files.forget(staging)
 	t.s.files.forget(t.finalPath(f))
@@ -249,7 +272,7 @@ func (t *torrentStore) place(f *fileEntry) error {
 	if err != nil {
 		return fmt.Errorf("move to final path: %w", err)
 	}
-	return fsyncDir(dir)
+	return nil
 }
 
 // copyAcross copies src to dst on another filesystem: copy to a temporary name next to dst,
@@ -306,18 +329,8 @@ func fsyncDir(dir string) error {
 	return nil
 }
 
-// recordFinal records a file that is at its final path and emits EventFinal.
-func (t *torrentStore) recordFinal(f *fileEntry) {
-	st, err := os.Stat(t.finalPath(f))
-	if err != nil {
-		t.unverified(f, fmt.Errorf("stat final file: %w", err))
-		return
-	}
-	rec := fileRecord{Phase: PhaseFinal, FinalPath: t.finalPath(f), Size: st.Size(), ModTime: st.ModTime().UnixNano()}
-	ref := t.ref(f)
-	if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
-		t.s.log.Error("persist final", "file", ref.Path, "err", err)
-	}
+// finalized sets f Final in memory, as recorded in rec (by the committer), and emits EventFinal.
+func (t *torrentStore) finalized(f *fileEntry, rec fileRecord) {
 	f.io.Lock()
 	f.cur = locFinal
 	f.io.Unlock()
@@ -325,7 +338,7 @@ func (t *torrentStore) recordFinal(f *fileEntry) {
 	f.phase, f.err, f.preplaced = PhaseFinal, nil, false
 	f.size, f.mtime = rec.Size, rec.ModTime
 	t.mu.Unlock()
-	t.s.emit(Event{Kind: EventFinal, File: ref, Path: t.finalPath(f)})
+	t.s.emit(Event{Kind: EventFinal, File: t.ref(f), Path: rec.FinalPath})
 }
 
 // unverified leaves the file staged and records why.
@@ -386,24 +399,25 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 
 // missingStaged handles a complete file whose staged copy is gone. If a file of the right size is
 // at its final path, the process most likely died between the rename and the Final record: it is
-// verified in place (one read, no download) and recorded Final. Otherwise the data is lost.
-func (t *torrentStore) missingStaged(f *fileEntry) {
+// verified in place (one read, no download) and missingStaged returns true, for the caller to
+// have it recorded Final. Otherwise the data is lost.
+func (t *torrentStore) missingStaged(f *fileEntry) bool {
 	v := t.s.o.Verifier
 	if st, err := os.Stat(t.finalPath(f)); f.finalDir == "" || v == nil || err != nil || !st.Mode().IsRegular() || st.Size() != f.length {
 		t.lost(f)
-		return
+		return false
 	}
 	ref := t.ref(f)
 	err := v.Verify(t.ctx, ref, t.finalPath(f))
 	if t.ctx.Err() != nil {
-		return
+		return false
 	}
 	if err != nil {
 		t.s.log.Warn("file at final path does not verify; fetching again", "file", ref.Path, "final", t.finalPath(f), "err", err)
 		t.lost(f)
-		return
+		return false
 	}
-	t.recordFinal(f)
+	return true
 }
 
 // lost handles a file whose pieces are recorded complete but whose staged data is gone (deleted

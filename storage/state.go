@@ -45,6 +45,12 @@ type fileRecord struct {
 // the leaf it writes to), ~3 GB for the first check of a 100,000-file collection, and kept the
 // garbage collector busy. A file record is written after the bits queued before it, in the same
 // transaction, so the db never holds a record without the piece bits that led to it.
+//
+// A Verifying record (queueFile) is queued with the bits, in order, and committed unsynced: it
+// only tells the next open to re-verify a file it finds at its final path; losing it on a power
+// cut leaves the bits without a record, which the next open handles as well (see openTorrent).
+// Records that decide what sits at a final path (Final, Rejected, ...) are written by setFile
+// and setFiles, which commit the queue first and sync.
 type stateDB struct {
 	db     *bolt.DB
 	writes atomic.Int64 // write transactions, for trimEvery
@@ -52,16 +58,24 @@ type stateDB struct {
 	flushMu sync.Mutex // serializes writers of queued bits, to keep their order
 
 	mu        sync.Mutex // guards the fields below
-	pending   []pieceBit // queued piece bits, in call order
+	pending   []pieceBit // queued piece bits and Verifying records, in call order
 	scheduled bool       // a flush of pending is scheduled
 	flushErr  error      // the last background flush's error, returned by the next setPiece
 }
 
-// pieceBit is a queued piece bit.
+// pieceBit is a queued piece bit or, when rec is set, a queued file record of file index.
 type pieceBit struct {
 	ih       metainfo.Hash
 	index    int
 	complete bool
+	rec      *fileRecord
+}
+
+// fileWrite is one file record of a setFiles batch.
+type fileWrite struct {
+	ih    metainfo.Hash
+	index int
+	rec   *fileRecord
 }
 
 // Piece bit queue bounds: a flush runs pieceFlushDelay after the first queued bit, or at once
@@ -180,8 +194,20 @@ func (s *stateDB) load(ih metainfo.Hash, numPieces int) (pieces []bool, files ma
 // setPiece queues one piece bit for commit (see stateDB). The commit is a plain (unsynced)
 // Update. It returns the error of an earlier background commit, if any.
 func (s *stateDB) setPiece(ih metainfo.Hash, index int, complete bool) error {
+	return s.queue(pieceBit{ih: ih, index: index, complete: complete})
+}
+
+// queueFile queues a file record with the piece bits (see stateDB): it is committed, unsynced,
+// with them. Use it only for records whose loss on a power cut is harmless (Verifying).
+func (s *stateDB) queueFile(ih metainfo.Hash, index int, r *fileRecord) error {
+	return s.queue(pieceBit{ih: ih, index: index, rec: r})
+}
+
+// queue appends op to the pending queue and schedules (or runs, when the queue is full) its
+// commit. It returns the error of an earlier background commit, if any.
+func (s *stateDB) queue(op pieceBit) error {
 	s.mu.Lock()
-	s.pending = append(s.pending, pieceBit{ih, index, complete})
+	s.pending = append(s.pending, op)
 	full := len(s.pending) >= maxPendingBits
 	schedule := !full && !s.scheduled
 	if schedule {
@@ -229,14 +255,20 @@ func (s *stateDB) flushPieces() error {
 	return err
 }
 
-// putBits writes piece bits in order.
+// putBits writes queued piece bits and file records in order.
 func putBits(tx *bolt.Tx, bits []pieceBit) error {
 	var (
 		b    *bolt.Bucket
 		last metainfo.Hash
 	)
-	for i, p := range bits {
-		if i == 0 || p.ih != last {
+	for _, p := range bits {
+		if p.rec != nil {
+			if err := putFile(tx, p.ih, p.index, p.rec); err != nil {
+				return err
+			}
+			continue
+		}
+		if b == nil || p.ih != last {
 			var err error
 			if b, err = torrentBucket(tx, p.ih, bucketPieces, true); err != nil {
 				return err
@@ -256,6 +288,58 @@ func putBits(tx *bolt.Tx, bits []pieceBit) error {
 	return nil
 }
 
+// putFile writes (r != nil) or deletes the record of file index of torrent ih.
+func putFile(tx *bolt.Tx, ih metainfo.Hash, index int, r *fileRecord) error {
+	fb, err := torrentBucket(tx, ih, bucketFiles, true)
+	if err != nil {
+		return fmt.Errorf("files bucket of %s: %w", ih.HexString(), err)
+	}
+	if r == nil {
+		if err := fb.Delete(u32key(index)); err != nil {
+			return fmt.Errorf("delete file %d of %s: %w", index, ih.HexString(), err)
+		}
+		return nil
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode file %d of %s: %w", index, ih.HexString(), err)
+	}
+	if err := fb.Put(u32key(index), v); err != nil {
+		return fmt.Errorf("persist file %d of %s: %w", index, ih.HexString(), err)
+	}
+	return nil
+}
+
+// setFiles persists file records in one transaction, after the queued piece bits, and syncs
+// once: the group commit of the finalize committer.
+func (s *stateDB) setFiles(ws []fileWrite) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	bits := s.takePending()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := putBits(tx, bits); err != nil {
+			return err
+		}
+		for _, w := range ws {
+			if err := putFile(tx, w.ih, w.index, w.rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.wrote()
+	if err != nil {
+		return fmt.Errorf("persist %d file records: %w", len(ws), err)
+	}
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("persist %d file records: sync: %w", len(ws), err)
+	}
+	return nil
+}
+
 // setFile persists a file record and, in the same transaction, clears the bits of pieces
 // [clearBegin, clearEnd) (pass an empty range to keep them).
 func (s *stateDB) setFile(ih metainfo.Hash, index int, r *fileRecord, clearBegin, clearEnd int) error {
@@ -266,22 +350,8 @@ func (s *stateDB) setFile(ih metainfo.Hash, index int, r *fileRecord, clearBegin
 		if err := putBits(tx, bits); err != nil {
 			return err
 		}
-		fb, err := torrentBucket(tx, ih, bucketFiles, true)
-		if err != nil {
+		if err := putFile(tx, ih, index, r); err != nil {
 			return err
-		}
-		if r == nil {
-			if err := fb.Delete(u32key(index)); err != nil {
-				return err
-			}
-		} else {
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := fb.Put(u32key(index), v); err != nil {
-				return err
-			}
 		}
 		if clearBegin >= clearEnd {
 			return nil

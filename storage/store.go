@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +59,8 @@ type Options struct {
 	OnEvent func(Event)
 	// MaxOpenFiles bounds the LRU of open files (default 128).
 	MaxOpenFiles int
-	// Workers is the number of finalize workers (default 2).
+	// Workers is the number of finalize workers, which verify files in parallel (default: the
+	// number of CPUs, at least 2 and at most 8).
 	Workers int
 	Logger  *slog.Logger
 	// SeedRoots are extra absolute directories (besides Dir) under which FinalPath results are
@@ -77,6 +79,7 @@ type Store struct {
 	log        *slog.Logger
 	db         *stateDB
 	files      *fileCache
+	commit     *committer // places and records verified files in batches
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,7 +127,7 @@ func Open(o Options) (*Store, error) {
 		o.MaxOpenFiles = 128
 	}
 	if o.Workers <= 0 {
-		o.Workers = 2
+		o.Workers = min(max(runtime.NumCPU(), 2), 8)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -152,6 +155,7 @@ func Open(o Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.commit = newCommitter(s)
 	for range o.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -160,7 +164,7 @@ func Open(o Options) (*Store, error) {
 }
 
 // Close stops the finalize workers (an interrupted verification stays Verifying and is re-queued
-// on the next open), closes open files and the state db.
+// on the next open), commits the files already verified, closes open files and the state db.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -173,6 +177,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.commit.shutdown()
 	return errors.Join(s.files.closeAll(), s.db.Close())
 }
 
