@@ -7,140 +7,64 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 )
-
-// Fanout tuning: a small pool of large buffers. Buffers are allocated
-// lazily, so short inputs cost one buffer.
-const (
-	fanoutBufSize  = 1 << 20
-	fanoutBufCount = 8
-)
-
-type fanBuf struct {
-	b    []byte
-	refs atomic.Int32
-}
-
-type fanChunk struct {
-	buf *fanBuf
-	n   int
-}
-
-// Fanout reads r sequentially once and writes every chunk to each sink.
-// Each sink runs in its own goroutine; chunks come from a small pool of
-// 1 MiB buffers that are refcounted and reused only after every sink has
-// consumed them, so the reader waits only when all buffers are in flight.
-// Sinks receive the data in order. It returns the number of bytes read.
-// The first sink error, read error or context cancellation stops the copy;
-// cancellation is observed between reads (a blocked Read is not
-// interrupted). Data is read in full 1 MiB chunks (io.ReadFull).
-func Fanout(ctx context.Context, r io.Reader, sinks ...io.Writer) (int64, error) {
-	if len(sinks) == 0 {
-		sinks = []io.Writer{io.Discard}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var (
-		errMu    sync.Mutex
-		firstErr error
-		failed   atomic.Bool
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-		failed.Store(true)
-		cancel()
-	}
-
-	free := make(chan *fanBuf, fanoutBufCount)
-	allocated := 0
-	chans := make([]chan fanChunk, len(sinks))
-	var wg sync.WaitGroup
-	for i, s := range sinks {
-		ch := make(chan fanChunk, fanoutBufCount)
-		chans[i] = ch
-		wg.Go(func() {
-			for c := range ch {
-				if !failed.Load() {
-					if _, err := s.Write(c.buf.b[:c.n]); err != nil {
-						fail(fmt.Errorf("fanout: sink %d: %w", i, err))
-					}
-				}
-				if c.buf.refs.Add(-1) == 0 {
-					free <- c.buf
-				}
-			}
-		})
-	}
-
-	var total int64
-	var readErr error
-loop:
-	for {
-		var b *fanBuf
-		select {
-		case b = <-free:
-		default:
-			if allocated < fanoutBufCount {
-				allocated++
-				b = &fanBuf{b: make([]byte, fanoutBufSize)}
-				break
-			}
-			select {
-			case b = <-free:
-			case <-ctx.Done():
-				break loop
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		n, err := io.ReadFull(r, b.b)
-		if n > 0 {
-			total += int64(n)
-			b.refs.Store(int32(len(chans)))
-			for _, ch := range chans {
-				ch <- fanChunk{b, n}
-			}
-		} else {
-			free <- b
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			readErr = fmt.Errorf("fanout: read: %w", err)
-			break
-		}
-	}
-	for _, ch := range chans {
-		close(ch)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return total, firstErr
-	}
-	if readErr != nil {
-		return total, readErr
-	}
-	if err := ctx.Err(); err != nil {
-		// Our own cancel only runs on sink failure (handled above), so
-		// this is the caller's context.
-		return total, fmt.Errorf("fanout: %w", err)
-	}
-	return total, nil
-}
 
 // smallInput is the size below which hashing runs sequentially in the
 // calling goroutine (goroutines and 1 MiB buffers do not pay off).
 const smallInput = 256 << 10
+
+// readCost is the relative CPU cost per byte of reading from the page
+// cache, on the scale of hashInfo.cost.
+const readCost = 2
+
+// PlanLanes spreads the writers ws (one per hash name in names, same
+// order) over the reading goroutine and at most procs-1 lane goroutines,
+// so that the most loaded goroutine has as little work as possible
+// (greedy, costliest hash first, using each hash's relative cost; the
+// reader starts with the cost of reading). Several writers in one place
+// are combined with io.MultiWriter. It returns the reader's writer (nil
+// if none) and the lane writers, every one non-nil.
+func PlanLanes(names []string, ws []io.Writer, procs int) (inline io.Writer, lanes []io.Writer) {
+	type group struct {
+		load int
+		ws   []io.Writer
+	}
+	groups := make([]group, max(1, min(procs, len(ws)+1)))
+	groups[0].load = readCost
+	order := make([]int, len(ws))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return hashCost(names[b]) - hashCost(names[a]) })
+	for _, i := range order {
+		best := 0
+		for g := range groups {
+			if groups[g].load < groups[best].load {
+				best = g
+			}
+		}
+		groups[best].load += hashCost(names[i])
+		groups[best].ws = append(groups[best].ws, ws[i])
+	}
+	join := func(ws []io.Writer) io.Writer {
+		switch len(ws) {
+		case 0:
+			return nil
+		case 1:
+			return ws[0]
+		}
+		return io.MultiWriter(ws...)
+	}
+	inline = join(groups[0].ws)
+	for _, g := range groups[1:] {
+		if w := join(g.ws); w != nil {
+			lanes = append(lanes, w)
+		}
+	}
+	return inline, lanes
+}
 
 // newHashes validates names and returns one hash per distinct name.
 func newHashes(names []string) ([]string, []hash.Hash, error) {
@@ -170,7 +94,8 @@ func digestsOf(names []string, hs []hash.Hash) Digests {
 }
 
 // Sum computes the named hashes (which must be supported) of everything in
-// r with a single sequential read, each hash in its own goroutine. It
+// r with a single sequential read, the hashes spread over the reading
+// goroutine and up to GOMAXPROCS-1 lanes by PlanLanes. It
 // returns the digests and the number of bytes read.
 func Sum(ctx context.Context, r io.Reader, names []string) (Digests, int64, error) {
 	return sum(ctx, r, names, -1)
@@ -191,7 +116,8 @@ func sum(ctx context.Context, r io.Reader, names []string, hint int64) (Digests,
 		buf := make([]byte, max(hint+1, 512))
 		n, err = io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, r}, buf)
 	} else {
-		n, err = Fanout(ctx, r, ws...)
+		inline, lanes := PlanLanes(names, ws, runtime.GOMAXPROCS(0))
+		n, err = runOne(ctx, r, inline, lanes)
 	}
 	if err != nil {
 		return nil, n, fmt.Errorf("sum: %w", err)

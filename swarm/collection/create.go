@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,9 +33,6 @@ const DefaultName = "distfiles"
 // ManifestName is the preferred path of the collection Manifest at the
 // torrent root.
 const ManifestName = "Manifest"
-
-// hashWorkers bounds how many files are hashed at once.
-const hashWorkers = 2
 
 // CreateOptions configures Create.
 type CreateOptions struct {
@@ -435,8 +433,12 @@ func (c countingReader) Read(b []byte) (int, error) {
 }
 
 // hashAll hashes every file once (SHA-1 pieces, BLAKE2B, SHA512) with a
-// bounded pool. Results are stored in the files, so order does not depend
-// on scheduling.
+// single manifest.Pipeline: this goroutine reads the files one after
+// another, so reading the next file overlaps with hashing the previous
+// one and small files share buffers, and the hashes are spread over the
+// reader and long-lived lane goroutines by manifest.PlanLanes (on two
+// cores: BLAKE2B in a lane, SHA512 and the SHA-1 pieces in the reader).
+// Results are stored in the files, so they do not depend on scheduling.
 func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
 	type job struct {
 		f  *srcFile
@@ -452,56 +454,42 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan job)
 	var (
-		wg       sync.WaitGroup
 		errMu    sync.Mutex
 		firstErr error
 	)
-	for range hashWorkers {
-		wg.Go(func() {
-			buf := make([]byte, smallFileBuf+1)
-			for j := range ch {
-				if err := hashFile(ctx, j.f, j.pl, pr, buf); err != nil {
-					errMu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					errMu.Unlock()
-					cancel()
-				}
-			}
-		})
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancel()
 	}
-feed:
+	names := []string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}
+	lanes := max(0, min(runtime.GOMAXPROCS(0), len(names)+1)-1)
+	p := manifest.NewPipeline(lanes)
+	ws := make([]io.Writer, len(names))
 	for _, j := range jobs {
-		select {
-		case ch <- j:
-		case <-ctx.Done():
-			break feed
+		if ctx.Err() != nil {
+			break
+		}
+		if err := hashFile(ctx, p, j.f, j.pl, pr, ws, names, fail); err != nil {
+			fail(err)
+			break
 		}
 	}
-	close(ch)
-	wg.Wait()
+	p.Close()
 	if firstErr != nil {
 		return firstErr
 	}
 	return ctx.Err()
 }
 
-// smallFileBuf: files up to this size are read whole into a per-worker
-// buffer and fed to the hashes in turn; larger ones go through
-// manifest.Fanout (hashes in parallel). Either way each file is read once;
-// the buffer avoids Fanout's per-call 1 MiB buffer for the many tiny files
-// (allocation and GC dominated 100k-file builds).
-const smallFileBuf = 1 << 20
-
-// hashFile reads f once, feeding the piece hasher and the strong hashes.
-// buf must be longer than smallFileBuf.
-func hashFile(ctx context.Context, f *srcFile, pl int64, pr *progress, buf []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// hashFile reads f once into p, feeding the piece hasher and the strong
+// hashes; the results are stored in f when the pipeline is done with it,
+// and a failure is reported to fail. ws is scratch space of len(names).
+func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, pr *progress, ws []io.Writer, names []string, fail func(error)) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("hash %s: %w", f.path, err)
@@ -510,34 +498,24 @@ func hashFile(ctx context.Context, f *srcFile, pl int64, pr *progress, buf []byt
 	ph := newPieceHasher(pl)
 	b2, _ := manifest.NewHash(manifest.BLAKE2B)
 	s5, _ := manifest.NewHash(manifest.SHA512)
-	var n int64
-	if f.size <= smallFileBuf {
-		// Read one byte more than expected to notice growth.
-		k, err := io.ReadFull(fh, buf[:f.size+1])
-		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-			return fmt.Errorf("hash %s: %w", f.path, err)
-		}
-		n = int64(k)
-		if n == f.size {
-			for _, w := range []io.Writer{ph, b2, s5} {
-				w.Write(buf[:k])
+	ws[0], ws[1], ws[2] = ph, b2, s5
+	inline, lanes := manifest.PlanLanes(names, ws, p.Lanes()+1)
+	// Read one byte more than expected to notice growth.
+	r := countingReader{io.LimitReader(fh, f.size+1), pr}
+	p.Add(ctx, manifest.Input{R: r, Inline: inline, Lanes: lanes, Done: func(n int64, err error) {
+		switch {
+		case err != nil:
+			fail(fmt.Errorf("hash %s: %w", f.path, err))
+		case n != f.size:
+			fail(fmt.Errorf("hash %s: size changed while hashing (%d bytes, now %d)", f.path, f.size, n))
+		default:
+			f.ph = ph.finish()
+			f.digests = manifest.Digests{
+				manifest.BLAKE2B: hex.EncodeToString(b2.Sum(nil)),
+				manifest.SHA512:  hex.EncodeToString(s5.Sum(nil)),
 			}
-			pr.add(n)
 		}
-	} else {
-		n, err = manifest.Fanout(ctx, countingReader{fh, pr}, ph, b2, s5)
-		if err != nil {
-			return fmt.Errorf("hash %s: %w", f.path, err)
-		}
-	}
-	if n != f.size {
-		return fmt.Errorf("hash %s: size changed while hashing (%d bytes, now %d)", f.path, f.size, n)
-	}
-	f.ph = ph.finish()
-	f.digests = manifest.Digests{
-		manifest.BLAKE2B: hex.EncodeToString(b2.Sum(nil)),
-		manifest.SHA512:  hex.EncodeToString(s5.Sum(nil)),
-	}
+	}})
 	return nil
 }
 
