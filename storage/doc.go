@@ -7,8 +7,10 @@
 // (names derived only from the infohash and file index, never from hostile torrent paths). When
 // the last piece of a downloaded file is verified by the torrent client, the file is queued once
 // for the finalize pipeline: a [Verifier] checks it against the authority (Manifest digests) on a
-// worker goroutine, then it is fsynced and renamed to its [Placement] path (or quarantined on
-// mismatch). BEP 47 pad files are virtual: reads yield zeros, writes are discarded.
+// worker goroutine (several verify at once), then a single committer places the verified files in
+// batches: their data made durable (one syncfs per filesystem, or an fsync each), renamed to their
+// [Placement] paths, directory entries made durable, all recorded Final in one synced transaction
+// (a rejected file is quarantined instead). BEP 47 pad files are virtual: reads yield zeros, writes are discarded.
 //
 // Trust policy for pre-placed files: a file found at its final path with no state-db record is
 // hashed once by the torrent client (Completion Ok=false → initial check). If every piece of it
@@ -23,7 +25,8 @@
 // open (the authority may have learnt them). A file killed between its rename and its Final
 // record is verified in place at its final path, not downloaded again.
 //
-// Durability: piece bits are committed without fsync (bbolt NoSync); file records are synced.
+// Durability: piece bits and Verifying records are committed without fsync (bbolt NoSync); the
+// other file records are synced.
 // A kill -9 loses nothing (page cache); a power cut may lose recent piece bits (re-download) or,
 // rarely, leave a bit whose staged bytes were not yet on disk (the Verifier then rejects the file).
 //

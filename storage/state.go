@@ -107,7 +107,8 @@ func openStateDB(path string) (*stateDB, error) {
 	// costs ~10 ms and made the initial check of a store crawl (~100
 	// pieces/s). Losing recent piece bits on a power cut only means
 	// re-hashing or re-downloading those pieces. File records, which
-	// decide what sits at a final path, are synced explicitly (setFile).
+	// decide what sits at a final path, are synced explicitly (setFile,
+	// setFiles).
 	db.NoSync = true
 	return &stateDB{db: db}, nil
 }
