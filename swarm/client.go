@@ -34,6 +34,10 @@ type ClientOptions struct {
 	UTP bool
 	// NoUpload makes the client leech only.
 	NoUpload bool
+	// SeedRequestCap, when positive, limits the requests kept outstanding
+	// to a peer that has every piece while other peers that are still
+	// downloading are connected (see seedCap).
+	SeedRequestCap int
 	// Storage holds the torrents' data (a *storage.Store in distswarm).
 	Storage tstorage.ClientImpl
 	// Logger receives the library's errors; nil discards them.
@@ -80,6 +84,9 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	cfg.Seed = true
 	cfg.NoUpload = o.NoUpload
 	cfg.DefaultStorage = o.Storage
+	if o.SeedRequestCap > 0 {
+		newSeedCap(o.SeedRequestCap).install(&cfg.Callbacks)
+	}
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
 	cfg.NoDHT = !o.DHT
 	if o.DHT && len(o.DHTNodes) > 0 {

@@ -1,0 +1,127 @@
+package swarm
+
+import (
+	"sync"
+
+	"github.com/anacrolix/torrent"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+)
+
+// seedCapMinPeers is how many connected peers that are still downloading
+// (not seeds) a client needs before it limits its requests to seeds.
+const seedCapMinPeers = 2
+
+// seedCap limits the requests a client keeps outstanding to a seed (a peer
+// that announced every piece) while at least seedCapMinPeers other,
+// non-seed peers are connected.
+//
+// When several leechers fetch the same collection at once (a LAN party
+// with one origin), each would otherwise keep as many requests at the
+// origin as the origin allows (250 by default) and take most of the data
+// from it: the origin always has the piece the library wants next, while
+// the other leechers only have what they fetched. With a short pipeline to
+// the origin a leecher gets from it what nobody else has yet and the rest
+// from the other leechers, which it still asks as deeply as before. A
+// client that only knows seeds (one seeder → one leecher, or webseeds) is
+// not limited.
+//
+// The library calls these callbacks with the client lock held, which
+// guards PeerConn.PeerMaxRequests; mu guards seedCap's own maps.
+type seedCap struct {
+	limit int
+
+	mu       sync.Mutex
+	seeds    map[*torrent.PeerConn]int // seed → the request limit it announced
+	nonSeeds map[*torrent.PeerConn]struct{}
+}
+
+func newSeedCap(limit int) *seedCap {
+	return &seedCap{
+		limit:    limit,
+		seeds:    make(map[*torrent.PeerConn]int),
+		nonSeeds: make(map[*torrent.PeerConn]struct{}),
+	}
+}
+
+// install hooks the cap into a client configuration's callbacks.
+func (s *seedCap) install(cb *torrent.Callbacks) {
+	cb.ReadMessage = s.readMessage
+	cb.ReadExtendedHandshake = s.readExtendedHandshake
+	cb.PeerConnClosed = s.closed
+}
+
+func (s *seedCap) readMessage(c *torrent.PeerConn, m *pp.Message) {
+	var seed bool
+	switch m.Type {
+	case pp.HaveAll:
+		seed = true
+	case pp.Bitfield:
+		seed = allTrue(m.Bitfield)
+	case pp.HaveNone, pp.Have:
+	default:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seeds[c]; ok {
+		return
+	}
+	if !seed {
+		if _, ok := s.nonSeeds[c]; !ok {
+			s.nonSeeds[c] = struct{}{}
+			s.applyLocked()
+		}
+		return
+	}
+	delete(s.nonSeeds, c)
+	s.seeds[c] = c.PeerMaxRequests
+	s.applyLocked()
+}
+
+// readExtendedHandshake keeps the cap when a seed's extended handshake (which
+// sets the peer's request limit) comes after its bitfield.
+func (s *seedCap) readExtendedHandshake(c *torrent.PeerConn, h *pp.ExtendedHandshakeMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.seeds[c]; !ok || h.Reqq == 0 {
+		return
+	}
+	s.seeds[c] = h.Reqq
+	if s.active() && h.Reqq > s.limit {
+		h.Reqq = s.limit
+	}
+}
+
+func (s *seedCap) closed(c *torrent.PeerConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.nonSeeds[c]; ok {
+		delete(s.nonSeeds, c)
+		s.applyLocked()
+	}
+	delete(s.seeds, c)
+}
+
+func (s *seedCap) active() bool { return len(s.nonSeeds) >= seedCapMinPeers }
+
+// applyLocked sets every seed's request limit: capped while active, the
+// seed's own otherwise.
+func (s *seedCap) applyLocked() {
+	on := s.active()
+	for c, own := range s.seeds {
+		if on {
+			c.PeerMaxRequests = min(own, s.limit)
+		} else {
+			c.PeerMaxRequests = own
+		}
+	}
+}
+
+func allTrue(bits []bool) bool {
+	for _, b := range bits {
+		if !b {
+			return false
+		}
+	}
+	return len(bits) > 0
+}
