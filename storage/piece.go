@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/anacrolix/torrent/segments"
 	astorage "github.com/anacrolix/torrent/storage"
 )
 
@@ -21,33 +20,37 @@ type pieceImpl struct {
 
 var _ astorage.PieceImpl = (*pieceImpl)(nil)
 
-// each calls fn for every file extent covered by [off, off+n) of the piece, in order.
-func (p *pieceImpl) each(off, n int64, fn func(f *fileEntry, e segments.Extent) error) error {
-	for i, e := range p.t.index.LocateIter(segments.Extent{Start: p.mp.Offset() + off, Length: n}) {
-		if e.Length == 0 {
-			continue
-		}
-		if err := fn(p.t.files[i], e); err != nil { // nil for pads
-			return err
-		}
-	}
-	return nil
-}
-
 // ReadAt reads piece data: zeros for pad files, otherwise pread on the file's current path under
 // its read lock, so a concurrent move is never observed. Missing data yields io.EOF (the client
 // then marks the piece not complete); other failures are returned as non-EOF errors.
 func (p *pieceImpl) ReadAt(b []byte, off int64) (n int, err error) {
-	err = p.each(off, int64(len(b)), func(f *fileEntry, e segments.Extent) error {
-		buf := b[n : n+int(e.Length)]
-		m, err := p.t.readFile(f, buf, e.Start)
+	t := p.t
+	pos := p.mp.Offset() + off // torrent offset of b[n]
+	for i := t.locate(pos); i < len(t.exts) && n < len(b); i++ {
+		e := t.exts[i]
+		if e.start >= e.end {
+			continue // zero-length file
+		}
+		// Files are contiguous in v1 and hybrid torrents; v2 layouts leave gaps after files,
+		// which end the piece's data.
+		if e.start > pos {
+			break
+		}
+		k := int(min(e.end-pos, int64(len(b)-n)))
+		m, err := t.readFile(t.files[i], b[n:n+k], pos-e.start) // nil for pads
 		n += m
-		return err
-	})
-	if err == nil && n < len(b) {
-		err = io.EOF
+		pos += int64(m)
+		if err != nil {
+			return n, err
+		}
+		if m < k {
+			break
+		}
 	}
-	return n, err
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) {
@@ -83,17 +86,26 @@ func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) 
 // are sealed (Verifying, Final, Unverified, or read at their final path): their data is already
 // verified, which happens for pieces shared with a neighbour in torrents without pads.
 func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
-	err = p.each(off, int64(len(b)), func(f *fileEntry, e segments.Extent) error {
-		buf := b[n : n+int(e.Length)]
-		if f != nil { // not a pad
-			if err := p.t.writeFile(f, buf, e.Start); err != nil {
-				return err
+	t := p.t
+	pos := p.mp.Offset() + off // torrent offset of b[n]
+	for i := t.locate(pos); i < len(t.exts) && n < len(b); i++ {
+		e := t.exts[i]
+		if e.start >= e.end {
+			continue // zero-length file
+		}
+		if e.start > pos {
+			break // a gap after a v2 file: no file holds these bytes
+		}
+		k := int(min(e.end-pos, int64(len(b)-n)))
+		if f := t.files[i]; f != nil { // not a pad
+			if err := t.writeFile(f, b[n:n+k], pos-e.start); err != nil {
+				return n, err
 			}
 		}
-		n += len(buf)
-		return nil
-	})
-	return n, err
+		n += k
+		pos += int64(k)
+	}
+	return n, nil
 }
 
 func (t *torrentStore) writeFile(f *fileEntry, b []byte, off int64) error {
@@ -159,8 +171,8 @@ func (p *pieceImpl) MarkComplete() error {
 	}
 	t.mu.Unlock()
 	for _, f := range verifying {
-		// Queued with the piece bits, not synced (see stateDB).
-		if err := t.s.db.queueFile(t.ih, f.index, &fileRecord{Phase: PhaseVerifying}); err != nil {
+		rec := fileRecord{Phase: PhaseVerifying}
+		if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
 			t.s.log.Error("persist verifying", "file", t.path(f.index), "err", err)
 		}
 		t.mu.Lock()

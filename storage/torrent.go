@@ -15,7 +15,6 @@ import (
 	g "github.com/anacrolix/generics"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/anacrolix/torrent/segments"
 	astorage "github.com/anacrolix/torrent/storage"
 )
 
@@ -36,7 +35,7 @@ type torrentStore struct {
 	s          *Store
 	info       *metainfo.Info
 	ih         metainfo.Hash
-	index      segments.Index
+	exts       []extent        // torrent byte range of file i (see locate)
 	files      []*fileEntry    // by upverted file index; nil for pads
 	paths      []string        // torrent-internal paths, only for infos without a plain v1 file list
 	stagingDir string          // Dir/.partial/<infohash>
@@ -174,7 +173,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 	t.ctx, t.stop = context.WithCancel(s.ctx)
 	plain := plainV1Files(info)
 	nFiles := max(len(info.Files), 1)
-	extents := make([]segments.Extent, 0, nFiles)
+	t.exts = make([]extent, 0, nFiles)
 	t.files = make([]*fileEntry, 0, nFiles)
 	nReal := 0
 	for fi := range info.UpvertedFilesIter() {
@@ -185,7 +184,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 	slab := make([]fileEntry, 0, nReal) // the real files' entries, in one allocation
 	i := 0
 	for fi := range info.UpvertedFilesIter() {
-		extents = append(extents, segments.Extent{Start: fi.TorrentOffset, Length: fi.Length})
+		t.exts = append(t.exts, extent{fi.TorrentOffset, fi.TorrentOffset + fi.Length})
 		pad := strings.Contains(fi.Attr, "p")
 		var path string
 		if !pad || !plain {
@@ -239,7 +238,6 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		t.files = append(t.files, f)
 		i++
 	}
-	t.index = segments.NewIndexFromSegments(extents)
 
 	// Piece states: persisted bits first; pieces not covered by a known real file are unknown.
 	for p, b := range bits {
@@ -432,17 +430,34 @@ func (t *torrentStore) refreshCompletion(begin, end int) {
 	}
 }
 
-// filesOfPiece yields the indexes of the non-pad files overlapping piece p.
+// filesOfPiece yields the non-pad files overlapping piece p.
 func (t *torrentStore) filesOfPiece(p int, yield func(*fileEntry)) {
-	mp := t.info.Piece(p)
-	for i, e := range t.index.LocateIter(segments.Extent{Start: mp.Offset(), Length: mp.Length()}) {
-		if e.Length == 0 || i >= len(t.files) {
-			continue
-		}
-		if f := t.files[i]; f != nil {
+	off := int64(p) * t.info.PieceLength
+	end := off + t.info.PieceLength
+	for i := t.locate(off); i < len(t.files) && t.exts[i].start < end; i++ {
+		if f := t.files[i]; f != nil && f.length > 0 {
 			yield(f)
 		}
 	}
+}
+
+// extent is a torrent byte range [start, end).
+type extent struct{ start, end int64 }
+
+// locate returns the index of the first file that ends after torrent offset off (len(t.files)
+// when none does): a binary search over the file extents, without allocating. With BEP 47 pads a
+// piece starts in exactly one non-pad file.
+func (t *torrentStore) locate(off int64) int {
+	lo, hi := 0, len(t.exts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.exts[m].end <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // setPieceLocked changes the in-memory state of piece p, keeping the per-file counters right, and

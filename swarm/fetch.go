@@ -227,11 +227,12 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 
 	queue := newEventQueue()
 	st, err := storage.Open(storage.Options{
-		Dir:       o.Store.Root,
-		Placement: storePlacement{st: o.Store},
-		Verifier:  verifier{auth: o.Authority},
-		OnEvent:   queue.push,
-		Logger:    logger,
+		Dir:          o.Store.Root,
+		Placement:    storePlacement{st: o.Store},
+		Verifier:     verifier{auth: o.Authority},
+		OnEvent:      queue.push,
+		Logger:       logger,
+		MaxOpenFiles: fetchMaxOpenFiles(),
 	})
 	if err != nil {
 		return nil, err
