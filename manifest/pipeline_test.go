@@ -106,19 +106,27 @@ func TestPipelineErrors(t *testing.T) {
 	}
 }
 
-// TestPlanLanes checks the placement of the strong hashes on 1, 2 and 3
-// cores.
+// TestPlanLanes checks the placement of the strong hashes and the
+// collection hashes on 1, 2 and 3 cores, and grouping beyond procs+1.
 func TestPlanLanes(t *testing.T) {
 	names := []string{BLAKE2B, SHA512, SHA1}
-	var b2, s5, s1 bytes.Buffer
+	var b2, s5, s1, m5 bytes.Buffer
 	ws := []io.Writer{&b2, &s5, &s1}
 	if in, lanes := PlanLanes(names, ws, 1); in == nil || len(lanes) != 0 {
 		t.Errorf("1 core: inline %v, lanes %d", in, len(lanes))
 	}
-	if in, lanes := PlanLanes(names, ws, 2); len(lanes) != 1 || lanes[0] != &b2 || in == nil {
-		t.Errorf("2 cores: lanes %v, want BLAKE2B alone in the lane", lanes)
+	if in, lanes := PlanLanes(names[:2], ws[:2], 2); len(lanes) != 1 || lanes[0] != &b2 || in != &s5 {
+		t.Errorf("strong hashes, 2 cores: inline %v lanes %v, want SHA512 inline and BLAKE2B in a lane", in, lanes)
 	}
-	if in, lanes := PlanLanes(names, ws, 3); len(lanes) != 2 || lanes[0] != &b2 || lanes[1] != &s5 || in != &s1 {
-		t.Errorf("3 cores: inline %v lanes %v", in, lanes)
+	for _, procs := range []int{2, 3, 8} {
+		if in, lanes := PlanLanes(names, ws, procs); len(lanes) != 2 || lanes[0] != &b2 || lanes[1] != &s5 || in != &s1 {
+			t.Errorf("%d cores: inline %v lanes %v", procs, in, lanes)
+		}
+	}
+	// Four hashes on two cores are grouped: BLAKE2B (15) → lane, MD5 (14)
+	// → reader (2), SHA512 (10) → lane, SHA1 (5) → reader.
+	in, lanes := PlanLanes([]string{BLAKE2B, SHA512, SHA1, MD5}, []io.Writer{&b2, &s5, &s1, &m5}, 2)
+	if len(lanes) != 1 || in == nil {
+		t.Errorf("4 hashes, 2 cores: inline %v lanes %v", in, lanes)
 	}
 }

@@ -436,8 +436,9 @@ func (c countingReader) Read(b []byte) (int, error) {
 // single manifest.Pipeline: this goroutine reads the files one after
 // another, so reading the next file overlaps with hashing the previous
 // one and small files share buffers, and the hashes are spread over the
-// reader and long-lived lane goroutines by manifest.PlanLanes (on two
-// cores: BLAKE2B in a lane, SHA512 and the SHA-1 pieces in the reader).
+// reader and long-lived lane goroutines by manifest.PlanLanes (on two or
+// more cores: the SHA-1 pieces in the reader, BLAKE2B and SHA512 in a lane
+// each).
 // Results are stored in the files, so they do not depend on scheduling.
 func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
 	type job struct {
@@ -467,9 +468,9 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 		cancel()
 	}
 	names := []string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}
-	lanes := max(0, min(runtime.GOMAXPROCS(0), len(names)+1)-1)
-	p := manifest.NewPipeline(lanes)
-	ws := make([]io.Writer, len(names))
+	ws := []io.Writer{io.Discard, io.Discard, io.Discard}
+	_, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
+	p := manifest.NewPipeline(len(lanes))
 	for _, j := range jobs {
 		if ctx.Err() != nil {
 			break
@@ -499,7 +500,7 @@ func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, p
 	b2, _ := manifest.NewHash(manifest.BLAKE2B)
 	s5, _ := manifest.NewHash(manifest.SHA512)
 	ws[0], ws[1], ws[2] = ph, b2, s5
-	inline, lanes := manifest.PlanLanes(names, ws, p.Lanes()+1)
+	inline, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 	// Read one byte more than expected to notice growth.
 	r := countingReader{io.LimitReader(fh, f.size+1), pr}
 	p.Add(ctx, manifest.Input{R: r, Inline: inline, Lanes: lanes, Done: func(n int64, err error) {
