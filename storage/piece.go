@@ -171,8 +171,8 @@ func (p *pieceImpl) MarkComplete() error {
 	}
 	t.mu.Unlock()
 	for _, f := range verifying {
-		rec := fileRecord{Phase: PhaseVerifying}
-		if err := t.s.db.setFile(t.ih, f.index, &rec, 0, 0); err != nil {
+		// Queued with the piece bits, not synced (see stateDB).
+		if err := t.s.db.queueFile(t.ih, f.index, &fileRecord{Phase: PhaseVerifying}); err != nil {
 			t.s.log.Error("persist verifying", "file", t.path(f.index), "err", err)
 		}
 		t.mu.Lock()
