@@ -37,7 +37,7 @@ var StrongHashes = []string{BLAKE2B, SHA512}
 type hashInfo struct {
 	newHash func() hash.Hash
 	size    int // digest size in bytes
-	// cost is the relative CPU time per byte (about 10 per GB/s⁻¹,
+	// cost is the relative CPU time per byte (10 is about 1 s/GiB,
 	// measured on the 2-core AMD EPYC dev machine: SHA512 ~1 GB/s,
 	// BLAKE2B ~0.7 GB/s, SHA-1 and SHA-256 ~2 GB/s with SHA-NI). PlanLanes
 	// uses it to balance hashes over goroutines.

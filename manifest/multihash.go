@@ -15,39 +15,40 @@ import (
 // calling goroutine (goroutines and 1 MiB buffers do not pay off).
 const smallInput = 256 << 10
 
-// readCost is the relative CPU cost per byte of reading from the page
-// cache, on the scale of hashInfo.cost.
-const readCost = 2
-
 // PlanLanes spreads the writers ws (one per hash name in names, same
 // order) over the reading goroutine and lane goroutines for procs cores.
 // It returns the reader's writer (nil if none) and the lane writers,
 // every one non-nil; several writers in one place are combined with
 // io.MultiWriter.
 //
-//   - procs ≤ 1: everything runs in the reader.
-//   - up to procs+1 hashes: the cheapest runs in the reader, every other
-//     one in its own lane. With one goroutine more than cores (three
-//     hashes on two cores) the Go scheduler shares the cores out as the
-//     work needs, which balances at least as well as any fixed grouping:
-//     for the collection hashes (SHA-1 0.5, BLAKE2B 1.54, SHA512 1.08 and
-//     reading 0.15 CPU s/GiB) the best split in two is 1.69 + 1.58 s,
-//     an even share 1.64 + 1.64 s.
-//   - more hashes: greedy grouping into procs places, costliest hash
-//     first to the least loaded place (the reader starts with the cost of
-//     reading), by each hash's relative cost.
+//   - procs ≤ 1 (or a single hash): everything runs in the reader, with
+//     no goroutines.
+//   - up to procs+1 hashes: every hash in its own lane and the reader
+//     only reads. With more runnable goroutines than cores the Go
+//     scheduler shares the cores out as the work needs, which balanced
+//     better than fixed groupings on the 2-core dev machine: for the
+//     collection hashes (SHA-1 0.5, BLAKE2B 1.54, SHA512 1.08 and reading
+//     0.15 CPU s/GiB) 1.64-1.69 s per GiB of collection create, against
+//     1.67-1.78 s with SHA-1 in the reader; for BLAKE2B+SHA512, SHA512 in
+//     the reader cost 0.3 CPU s and 0.1-0.2 s more (the reader then
+//     parks and wakes once per slab, as it outruns BLAKE2B).
+//   - more hashes: greedy grouping into procs lanes, costliest hash first
+//     to the least loaded lane, by each hash's relative cost.
 func PlanLanes(names []string, ws []io.Writer, procs int) (inline io.Writer, lanes []io.Writer) {
 	join := func(ws []io.Writer) io.Writer {
-		switch len(ws) {
-		case 0:
-			return nil
-		case 1:
+		if len(ws) == 1 {
 			return ws[0]
 		}
 		return io.MultiWriter(ws...)
 	}
 	if procs <= 1 || len(ws) <= 1 {
+		if len(ws) == 0 {
+			return nil, nil
+		}
 		return join(ws), nil
+	}
+	if len(ws) <= procs+1 {
+		return nil, slices.Clone(ws)
 	}
 	order := make([]int, len(ws))
 	for i := range order {
@@ -55,34 +56,22 @@ func PlanLanes(names []string, ws []io.Writer, procs int) (inline io.Writer, lan
 	}
 	// Costliest first; ties keep the caller's order.
 	slices.SortStableFunc(order, func(a, b int) int { return hashCost(names[b]) - hashCost(names[a]) })
-	if len(ws) <= procs+1 {
-		for _, i := range order[:len(order)-1] {
-			lanes = append(lanes, ws[i])
-		}
-		return ws[order[len(order)-1]], lanes
-	}
-	type group struct {
-		load int
-		ws   []io.Writer
-	}
-	groups := make([]group, procs)
-	groups[0].load = readCost
+	loads := make([]int, procs)
+	groups := make([][]io.Writer, procs)
 	for _, i := range order {
 		best := 0
-		for g := range groups {
-			if groups[g].load < groups[best].load {
+		for g := range loads {
+			if loads[g] < loads[best] {
 				best = g
 			}
 		}
-		groups[best].load += hashCost(names[i])
-		groups[best].ws = append(groups[best].ws, ws[i])
+		loads[best] += hashCost(names[i])
+		groups[best] = append(groups[best], ws[i])
 	}
-	for _, g := range groups[1:] {
-		if w := join(g.ws); w != nil {
-			lanes = append(lanes, w)
-		}
+	for _, g := range groups {
+		lanes = append(lanes, join(g))
 	}
-	return join(groups[0].ws), lanes
+	return nil, lanes
 }
 
 // newHashes validates names and returns one hash per distinct name.
@@ -113,8 +102,8 @@ func digestsOf(names []string, hs []hash.Hash) Digests {
 }
 
 // Sum computes the named hashes (which must be supported) of everything in
-// r with a single sequential read, the hashes spread over the reading
-// goroutine and up to GOMAXPROCS-1 lanes by PlanLanes. It
+// r with a single sequential read, the hashes spread over lane goroutines
+// by PlanLanes (for GOMAXPROCS cores). It
 // returns the digests and the number of bytes read.
 func Sum(ctx context.Context, r io.Reader, names []string) (Digests, int64, error) {
 	return sum(ctx, r, names, -1)

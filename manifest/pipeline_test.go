@@ -107,26 +107,31 @@ func TestPipelineErrors(t *testing.T) {
 }
 
 // TestPlanLanes checks the placement of the strong hashes and the
-// collection hashes on 1, 2 and 3 cores, and grouping beyond procs+1.
+// collection hashes on 1, 2 and 8 cores, and grouping beyond procs+1.
 func TestPlanLanes(t *testing.T) {
-	names := []string{BLAKE2B, SHA512, SHA1}
+	names := []string{BLAKE2B, SHA512, SHA1, MD5}
 	var b2, s5, s1, m5 bytes.Buffer
-	ws := []io.Writer{&b2, &s5, &s1}
-	if in, lanes := PlanLanes(names, ws, 1); in == nil || len(lanes) != 0 {
+	ws := []io.Writer{&b2, &s5, &s1, &m5}
+	if in, lanes := PlanLanes(names[:3], ws[:3], 1); in == nil || len(lanes) != 0 {
 		t.Errorf("1 core: inline %v, lanes %d", in, len(lanes))
 	}
-	if in, lanes := PlanLanes(names[:2], ws[:2], 2); len(lanes) != 1 || lanes[0] != &b2 || in != &s5 {
-		t.Errorf("strong hashes, 2 cores: inline %v lanes %v, want SHA512 inline and BLAKE2B in a lane", in, lanes)
+	if in, lanes := PlanLanes(names[:1], ws[:1], 2); in != &b2 || len(lanes) != 0 {
+		t.Errorf("1 hash: inline %v, lanes %d", in, len(lanes))
 	}
-	for _, procs := range []int{2, 3, 8} {
-		if in, lanes := PlanLanes(names, ws, procs); len(lanes) != 2 || lanes[0] != &b2 || lanes[1] != &s5 || in != &s1 {
+	for _, procs := range []int{2, 8} {
+		if in, lanes := PlanLanes(names[:3], ws[:3], procs); in != nil || len(lanes) != 3 || lanes[0] != &b2 || lanes[1] != &s5 || lanes[2] != &s1 {
 			t.Errorf("%d cores: inline %v lanes %v", procs, in, lanes)
 		}
 	}
-	// Four hashes on two cores are grouped: BLAKE2B (15) → lane, MD5 (14)
-	// → reader (2), SHA512 (10) → lane, SHA1 (5) → reader.
-	in, lanes := PlanLanes([]string{BLAKE2B, SHA512, SHA1, MD5}, []io.Writer{&b2, &s5, &s1, &m5}, 2)
-	if len(lanes) != 1 || in == nil {
-		t.Errorf("4 hashes, 2 cores: inline %v lanes %v", in, lanes)
+	// Four hashes on two cores are grouped: BLAKE2B (15) → lane 0, MD5 (14)
+	// → lane 1, SHA512 (10) → lane 1, SHA1 (5) → lane 0.
+	in, lanes := PlanLanes(names, ws, 2)
+	if in != nil || len(lanes) != 2 {
+		t.Fatalf("4 hashes, 2 cores: inline %v lanes %v", in, lanes)
+	}
+	lanes[0].Write([]byte("a"))
+	lanes[1].Write([]byte("b"))
+	if b2.String() != "a" || s1.String() != "a" || m5.String() != "b" || s5.String() != "b" {
+		t.Errorf("4 hashes, 2 cores: grouping %q %q %q %q", b2.String(), s5.String(), s1.String(), m5.String())
 	}
 }

@@ -437,8 +437,8 @@ func (c countingReader) Read(b []byte) (int, error) {
 // another, so reading the next file overlaps with hashing the previous
 // one and small files share buffers, and the hashes are spread over the
 // reader and long-lived lane goroutines by manifest.PlanLanes (on two or
-// more cores: the SHA-1 pieces in the reader, BLAKE2B and SHA512 in a lane
-// each).
+// more cores: the SHA-1 pieces, BLAKE2B and SHA512 in a lane each, this
+// goroutine only reading).
 // Results are stored in the files, so they do not depend on scheduling.
 func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
 	type job struct {
