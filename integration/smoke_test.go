@@ -71,3 +71,26 @@ func TestFetchByMagnet(t *testing.T) {
 		t.Fatalf("unserved magnet: exit %d stderr %q", r.Code, r.Stderr)
 	}
 }
+
+// TestSeedRelativeFrom: `seed --from DIR` with a relative DIR (as a user
+// types it) seeds, instead of failing on a non-absolute seed root.
+func TestSeedRelativeFrom(t *testing.T) {
+	dir := t.TempDir()
+	Corpus(t, filepath.Join(dir, "src"), 3, []int{10, 5000})
+	if r := Run(t, time.Minute, "collection", "create", "--from", filepath.Join(dir, "src"), "--out", filepath.Join(dir, "c.torrent")); r.Code != 0 {
+		t.Fatalf("create: %d %s", r.Code, r.Stderr)
+	}
+	p := StartExt(t, time.Minute, dir, binary, "seed", "--listen", "127.0.0.1:0", "--offline", "--store", "store", "--from", "src", "c.torrent")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.Output(), "seeding on port") {
+		select {
+		case <-p.Done():
+			t.Fatalf("seed --from src exited: %s", p.Output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("seed --from src not ready after 30s: %s", p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -2,7 +2,9 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -51,8 +53,12 @@ func Seed(ctx context.Context, o SeedOptions) error {
 	var seedRoots []string
 	var seedFrom *layout.Finder
 	if o.From != "" {
-		seedRoots = []string{o.From}
-		seedFrom = layout.NewFinder(o.From)
+		from, err := filepath.Abs(o.From)
+		if err != nil {
+			return fmt.Errorf("seed --from %s: %w", o.From, err)
+		}
+		seedRoots = []string{from}
+		seedFrom = layout.NewFinder(from)
 	}
 	st, err := storage.Open(storage.Options{
 		Dir:       o.Store.Root,
