@@ -27,25 +27,7 @@ func TestFetchTrustCollectionManifestAlreadyPlaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedStore, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan int, 1)
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	seedDone := make(chan error, 1)
-	go func() {
-		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: loopback(), Ready: func(p int) { ready <- p }})
-	}()
-	var port int
-	select {
-	case port = <-ready:
-	case err := <-seedDone:
-		t.Fatalf("seeder: %v", err)
-	case <-ctx.Done():
-		t.Fatal("seeder not ready")
-	}
-	defer func() { stopSeed(); <-seedDone }()
+	port := startSeeder(t, ctx, coll, src)
 
 	leech, err := OpenStore(t.TempDir())
 	if err != nil {

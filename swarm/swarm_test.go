@@ -53,15 +53,10 @@ func loopback() ClientOptions {
 	return ClientOptions{ListenAddr: "127.0.0.1:0", NoTrackers: true}
 }
 
-func TestSeedAndFetchInProcess(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	src := t.TempDir()
-	files := corpus(t, src, []int{0, 1, 1000, 16 << 10, 40000, 300000, 2 << 20})
-	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+// startSeeder runs Seed for coll, seeding src in place from a fresh store
+// on loopback, until the test ends; it returns the seeder's port.
+func startSeeder(t *testing.T, ctx context.Context, coll *collection.Collection, src string) int {
+	t.Helper()
 	seedStore, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +75,20 @@ func TestSeedAndFetchInProcess(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("seeder not ready")
 	}
-	defer func() { stopSeed(); <-seedDone }()
+	t.Cleanup(func() { stopSeed(); <-seedDone })
+	return port
+}
+
+func TestSeedAndFetchInProcess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := corpus(t, src, []int{0, 1, 1000, 16 << 10, 40000, 300000, 2 << 20})
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := startSeeder(t, ctx, coll, src)
 
 	leechStore, err := OpenStore(t.TempDir())
 	if err != nil {
