@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+
+	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // committer makes files Final in batches (group commit). The finalize workers verify files in
@@ -250,7 +252,7 @@ func (c *committer) syncDirs(batch []commitItem, g *fsGroup, failed []error) {
 		dir := filepath.Dir(batch[i].t.finalPath(batch[i].f))
 		derr, done := dirErr[dir]
 		if !done {
-			derr = fsyncDir(dir)
+			derr = layout.SyncDir(dir)
 			dirErr[dir] = derr
 		}
 		failed[i] = derr

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // Phase is where a file is in its life cycle.
@@ -251,7 +253,7 @@ func (t *torrentStore) place(f *fileEntry) error {
 	if err := t.moveToFinal(f); err != nil {
 		return err
 	}
-	return fsyncDir(dir)
+	return layout.SyncDir(dir)
 }
 
 // moveToFinal renames the staged file to its final path (copies it across filesystems); readers
@@ -313,18 +315,6 @@ func fsyncFile(p string) error {
 	defer fh.Close()
 	if err := fh.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", p, err)
-	}
-	return nil
-}
-
-func fsyncDir(dir string) error {
-	fh, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync dir: %w", err)
-	}
-	defer fh.Close()
-	if err := fh.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
 }

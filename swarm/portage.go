@@ -248,12 +248,7 @@ func placeFile(src, dst string) error {
 	if err := os.Rename(src, dst); err != nil {
 		return err
 	}
-	d, err := os.Open(filepath.Dir(dst))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return layout.SyncDir(filepath.Dir(dst))
 }
 
 // linkOut makes out a hard link to src, or a copy where links are not

@@ -94,40 +94,19 @@ func (s *Store) Remember(mi *metainfo.MetaInfo, manifest []byte) error {
 		if err := mi.Write(&buf); err != nil {
 			return fmt.Errorf("remember collection %s: %w", ih, err)
 		}
-		if err := writeFileAtomic(p, buf.Bytes()); err != nil {
+		if err := layout.WriteFileAtomic(p, buf.Bytes()); err != nil {
 			return fmt.Errorf("remember collection %s: %w", ih, err)
 		}
 	}
 	if manifest != nil {
 		mp := filepath.Join(s.collectionsDir(), ih+".Manifest")
 		if _, err := os.Stat(mp); err != nil {
-			if err := writeFileAtomic(mp, manifest); err != nil {
+			if err := layout.WriteFileAtomic(mp, manifest); err != nil {
 				return fmt.Errorf("remember collection %s: %w", ih, err)
 			}
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to p through a temporary file and a rename.
-func writeFileAtomic(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
 
 // Known loads every collection torrent the store remembers, sorted by

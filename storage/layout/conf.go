@@ -233,7 +233,7 @@ func writeConfig(dir string, layouts []Layout, hook func(string)) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, content) {
 		return nil
 	}
-	if err := atomicWrite(dir, ConfigName, content, hook); err != nil {
+	if err := atomicWrite(dir, ConfigName, tmpPrefix, content, hook); err != nil {
 		return fmt.Errorf("write layout config: %w", err)
 	}
 	return nil

@@ -9,16 +9,29 @@ import (
 	"strings"
 )
 
-// tmpPrefix names the temporary files atomicWrite creates. It is a dotfile
-// (ignored by Migrate and by Portage's distfile handling) and distinct from
-// Portage's own ".layout.conf.<host>" mirror cache files.
+// tmpPrefix names the temporary files atomicWrite creates for layout.conf.
+// It is a dotfile (ignored by Migrate and by Portage's distfile handling)
+// and distinct from Portage's own ".layout.conf.<host>" mirror cache files.
 const tmpPrefix = ".distswarm-layout-"
 
-// atomicWrite replaces dir/name with content: temp file + fsync + rename +
-// directory fsync. hook, if non-nil, is called between the steps (tests use
-// it to kill the process at each point).
-func atomicWrite(dir, name string, content []byte, hook func(string)) (err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*.tmp")
+// WriteFileAtomic replaces the file name with data durably: a temporary
+// file in the same directory is written, made mode 0644, fsynced and
+// renamed over name, then the directory is fsynced. After a crash name has
+// its old content or the new one, never a mix; a killed writer may leave a
+// ".distswarm-tmp-*.tmp" file behind.
+func WriteFileAtomic(name string, data []byte) error {
+	if err := atomicWrite(filepath.Dir(name), filepath.Base(name), ".distswarm-tmp-", data, nil); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// atomicWrite replaces dir/name with content: temp file (named
+// prefix*.tmp) + fsync + rename + directory fsync. hook, if non-nil, is
+// called between the steps (tests use it to kill the process at each
+// point).
+func atomicWrite(dir, name, prefix string, content []byte, hook func(string)) (err error) {
+	f, err := os.CreateTemp(dir, prefix+"*.tmp")
 	if err != nil {
 		return err
 	}
@@ -48,7 +61,7 @@ func atomicWrite(dir, name string, content []byte, hook func(string)) (err error
 		return err
 	}
 	callHook(hook, "conf-renamed")
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
 // removeStaleTemps deletes temporary files a killed atomicWrite left behind.
@@ -70,9 +83,10 @@ func callHook(hook func(string), step string) {
 	}
 }
 
-// syncDir fsyncs a directory so entries created, renamed or removed in it
-// are durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory so entries created, renamed or removed in it
+// are durable. Filesystems that cannot sync a directory (EINVAL) are
+// accepted as they are.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync dir: %w", err)
@@ -97,7 +111,7 @@ func mkdirAllSync(root, rel string) error {
 		err := os.Mkdir(next, 0o755)
 		switch {
 		case err == nil:
-			if err := syncDir(cur); err != nil {
+			if err := SyncDir(cur); err != nil {
 				return err
 			}
 		case errors.Is(err, fs.ErrExist):

@@ -149,7 +149,7 @@ func Migrate(ctx context.Context, dir string, opts MigrateOptions) (*MigrateRepo
 	if opts.DryRun {
 		return rep, errors.Join(errs...)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		errs = append(errs, err)
 	}
 	// Step 4: final layout.conf.
@@ -292,10 +292,10 @@ func (m *migrator) one(name string) error {
 		m.step("renamed")
 		m.count()
 		m.act("mv %s -> %s", name, rel)
-		return syncDir(dstDir)
+		return SyncDir(dstDir)
 	}
 	m.step("linked")
-	if err := syncDir(dstDir); err != nil {
+	if err := SyncDir(dstDir); err != nil {
 		return err
 	}
 	m.step("bucket-synced")
@@ -343,7 +343,7 @@ func (m *migrator) existing(name, rel, src, dst string, sfi, dfi fs.FileInfo) er
 			return err
 		}
 		m.step("renamed")
-		return syncDir(filepath.Dir(dst))
+		return SyncDir(filepath.Dir(dst))
 	}
 	if !dfi.Mode().IsRegular() {
 		m.rep.Skipped++

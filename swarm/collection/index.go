@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // Index format identification (see the package doc).
@@ -88,7 +90,7 @@ func (c *Collection) Write(out string) error {
 		return fmt.Errorf("write collection index %s: %w", out, err)
 	}
 	data = append(data, '\n')
-	if err := writeFileAtomic(out, data); err != nil {
+	if err := layout.WriteFileAtomic(out, data); err != nil {
 		return err
 	}
 	c.Index.Shards = idx.Shards
@@ -103,7 +105,7 @@ func (c *Collection) writeManifest(i int, torrentPath string) error {
 	if i >= len(c.Manifests) || c.Manifests[i] == nil {
 		return nil
 	}
-	return writeFileAtomic(torrentPath+ManifestSuffix, c.Manifests[i])
+	return layout.WriteFileAtomic(torrentPath+ManifestSuffix, c.Manifests[i])
 }
 
 func writeTorrent(name string, mi *metainfo.MetaInfo) error {
@@ -111,43 +113,7 @@ func writeTorrent(name string, mi *metainfo.MetaInfo) error {
 	if err := mi.Write(&b); err != nil {
 		return fmt.Errorf("encode torrent %s: %w", name, err)
 	}
-	return writeFileAtomic(name, b.Bytes())
-}
-
-// writeFileAtomic writes data to name via a synced temporary file in the
-// same directory and a rename, then syncs the directory.
-func writeFileAtomic(name string, data []byte) (err error) {
-	dir := filepath.Dir(name)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err = os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return layout.WriteFileAtomic(name, b.Bytes())
 }
 
 // TorrentFor returns the torrent that holds the distfile name of the given
