@@ -178,44 +178,12 @@ type Proc struct {
 	done   chan struct{}
 }
 
-var portLine = regexp.MustCompile(`seeding on port (\d+)`)
-
 // StartSeeder starts `distswarm seed ARGS...` (add --listen 127.0.0.1:0
 // --offline yourself or use SeedArgs) and waits until it reports its port.
 // It is killed when the test ends.
 func StartSeeder(t testing.TB, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"seed"}, args...)...)
-	p := &Proc{cmd: cmd, done: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop() })
-	portc := make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := portLine.FindStringSubmatch(sc.Text()); m != nil {
-				var port int
-				fmt.Sscan(m[1], &port)
-				portc <- port
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(p.done) }()
-	select {
-	case p.Port = <-portc:
-	case <-p.done:
-		t.Fatalf("seeder exited before it was ready: %s", p.Stderr())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("seeder not ready within 60s: %s", p.Stderr())
-	}
+	p, _ := startSeeder(t, 60*time.Second, args)
 	return p
 }
 
@@ -231,17 +199,23 @@ func (p *Proc) Stderr() string {
 
 // Stop interrupts the process and waits (bounded) for it to exit.
 func (p *Proc) Stop() {
+	stopProcess(p.cmd.Process, p.done)
+}
+
+// stopProcess sends SIGTERM to a process that has not exited yet (done is
+// closed when it has), waits up to 10 s, then kills it.
+func stopProcess(proc *os.Process, done <-chan struct{}) {
 	select {
-	case <-p.done:
+	case <-done:
 		return
 	default:
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	proc.Signal(syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+		proc.Kill()
+		<-done
 	}
 }
 
@@ -279,6 +253,14 @@ var readyLine = regexp.MustCompile(`seeding on port (\d+) \(ready in ([^)]+)\)`)
 // seeder reports on its "ready in" line.
 func StartSeederTimed(t testing.TB, args ...string) (*Proc, time.Duration) {
 	t.Helper()
+	return startSeeder(t, 120*time.Second, args)
+}
+
+// startSeeder starts `distswarm seed ARGS...`, waits up to wait for its
+// ready line and returns the process (with its port) and the start-up
+// time it reports.
+func startSeeder(t testing.TB, wait time.Duration, args []string) (*Proc, time.Duration) {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"seed"}, args...)...)
 	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -313,8 +295,8 @@ func StartSeederTimed(t testing.TB, args ...string) (*Proc, time.Duration) {
 	case r = <-readyc:
 	case <-p.done:
 		t.Fatalf("seeder exited before it was ready: %s", p.Stderr())
-	case <-time.After(120 * time.Second):
-		t.Fatalf("seeder not ready within 120s: %s", p.Stderr())
+	case <-time.After(wait):
+		t.Fatalf("seeder not ready within %s: %s", wait, p.Stderr())
 	}
 	p.Port = r.port
 	return p, r.took

@@ -133,18 +133,7 @@ func (p *ExtProc) Wait(d time.Duration) (int, error) {
 
 // Stop sends SIGTERM, waits up to 10 s, then kills.
 func (p *ExtProc) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+	stopProcess(p.cmd.Process, p.done)
 }
 
 // lastLines returns at most the last n lines of s.
