@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -39,12 +38,7 @@ func measureMoved(t *testing.T, files map[string][]byte, coll *collection.Collec
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf := filepath.Join(t.TempDir(), "Manifest")
-	manifestFor(t, mf, files, names...)
-	auth := NewAuthority()
-	if err := auth.AddManifest(mf); err != nil {
-		t.Fatal(err)
-	}
+	auth := authorityFor(t, files, names...)
 	var last Progress
 	res, err := Fetch(ctx, FetchOptions{
 		Store: leech, Collections: []*collection.Collection{coll}, Authority: auth, Names: names,

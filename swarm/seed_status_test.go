@@ -3,7 +3,6 @@ package swarm
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,12 +55,7 @@ func TestSeedFinalStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mf := filepath.Join(t.TempDir(), "Manifest")
-	manifestFor(t, mf, files, names...)
-	auth := NewAuthority()
-	if err := auth.AddManifest(mf); err != nil {
-		t.Fatal(err)
-	}
+	auth := authorityFor(t, files, names...)
 	res, err := Fetch(ctx, FetchOptions{
 		Store: leechStore, Collections: []*collection.Collection{coll}, Authority: auth,
 		Names: names, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),

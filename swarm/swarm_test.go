@@ -36,8 +36,11 @@ func corpus(t *testing.T, dir string, sizes []int) map[string][]byte {
 	return out
 }
 
-func manifestFor(t *testing.T, path string, files map[string][]byte, names ...string) {
+// authorityFor returns an Authority that knows the named files, through a
+// Manifest of their DIST lines (digests computed here, independently).
+func authorityFor(t *testing.T, files map[string][]byte, names ...string) *Authority {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "Manifest")
 	var lines []string
 	for _, n := range names {
 		b := blake2b.Sum512(files[n])
@@ -47,6 +50,11 @@ func manifestFor(t *testing.T, path string, files map[string][]byte, names ...st
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	auth := NewAuthority()
+	if err := auth.AddManifest(path); err != nil {
+		t.Fatal(err)
+	}
+	return auth
 }
 
 func loopback() ClientOptions {
@@ -95,12 +103,7 @@ func TestSeedAndFetchInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"pkg001-1.1.tar.gz", "pkg002-1.1000.tar.gz", "pkg005-1.300000.tar.gz", "pkg006-1.2097152.tar.gz"}
-	mf := filepath.Join(t.TempDir(), "Manifest")
-	manifestFor(t, mf, files, want...)
-	auth := NewAuthority()
-	if err := auth.AddManifest(mf); err != nil {
-		t.Fatal(err)
-	}
+	auth := authorityFor(t, files, want...)
 	res, err := Fetch(ctx, FetchOptions{
 		Store: leechStore, Collections: []*collection.Collection{coll}, Authority: auth,
 		Names: want, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
