@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,6 +161,17 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		infos[ih] = info
 		return info, nil
 	}
+	// distfiles maps each torrent's distfile names to file indices, built
+	// once per torrent: looking names up one by one must not rebuild it.
+	distfiles := map[*metainfo.Info]map[string]int{}
+	filesOf := func(info *metainfo.Info) map[string]int {
+		m, ok := distfiles[info]
+		if !ok {
+			m = distfilesOf(info)
+			distfiles[info] = m
+		}
+		return m
+	}
 
 	// Resolve what to fetch and where each file may come from.
 	names := append([]string(nil), o.Names...)
@@ -171,7 +183,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 				if err != nil {
 					return nil, err
 				}
-				for n := range distfilesOf(info) {
+				for n := range filesOf(info) {
 					if !seen[n] {
 						seen[n] = true
 						names = append(names, n)
@@ -194,7 +206,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 				if err != nil {
 					return nil, err
 				}
-				if idx, ok := distfilesOf(info)[n]; ok {
+				if idx, ok := filesOf(info)[n]; ok {
 					w.cands = append(w.cands, candidate{mi: mi, ih: ihOf(mi), index: idx})
 				}
 			}
@@ -276,7 +288,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 			t.AddPeers(peers)
 		}
 		info, _ := infoOf(mi)
-		ft := &fetchTorrent{t: t, files: distfilesOf(info), mfIdx: -1}
+		ft := &fetchTorrent{t: t, files: filesOf(info), mfIdx: -1}
 		if mf, ok := collection.ManifestFile(info); ok {
 			ft.mfPath = strings.Join(mf, "/")
 			for i, f := range info.UpvertedFiles() {
@@ -554,10 +566,10 @@ func torrentsFor(c *collection.Collection, name string, size int64) []*metainfo.
 		return c.Torrents
 	}
 	var out []*metainfo.MetaInfo
-	seen := map[metainfo.Hash]bool{}
 	for _, sz := range []int64{0, 1 << 62} {
-		if mi, err := c.TorrentFor(name, sz); err == nil && !seen[mi.HashInfoBytes()] {
-			seen[mi.HashInfoBytes()] = true
+		// TorrentFor returns the collection's own *MetaInfo, so pointer
+		// equality is torrent identity (no info dict hashing per name).
+		if mi, err := c.TorrentFor(name, sz); err == nil && !slices.Contains(out, mi) {
 			out = append(out, mi)
 		}
 	}
