@@ -158,6 +158,19 @@ func runFetch(c *cli.Context) error {
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
 	var prog *progress
+	var onProgress func(swarm.Progress)
+	if isTerminal(c.App.ErrWriter) {
+		// Progress costs a pass over every file's pieces twice a second:
+		// only worth it when there is a bar to draw.
+		onProgress = func(p swarm.Progress) {
+			if prog == nil && p.Bytes > 0 {
+				prog = newProgress(c.App.ErrWriter, p.Bytes, "fetching")
+			}
+			if prog != nil {
+				prog.set(p.BytesDone)
+			}
+		}
+	}
 	res, err := swarm.Fetch(tctx, swarm.FetchOptions{
 		Store:           store,
 		Collections:     colls,
@@ -168,14 +181,7 @@ func runFetch(c *cli.Context) error {
 		Peers:           c.StringSlice("peer"),
 		Client:          clientOptions(c),
 		Logger:          logger(c),
-		OnProgress: func(p swarm.Progress) {
-			if prog == nil && p.Bytes > 0 {
-				prog = newProgress(c.App.ErrWriter, p.Bytes, "fetching")
-			}
-			if prog != nil {
-				prog.set(p.BytesDone)
-			}
-		},
+		OnProgress:      onProgress,
 	})
 	if prog != nil {
 		prog.finish()
