@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -43,11 +45,18 @@ type result struct {
 
 func runCLI(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// Bounded: a command that should fail fast but serves forever (seed)
+	// fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("distswarm %v still running after a minute:\n%s", args, e.String())
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -295,6 +304,27 @@ func TestLayoutFindAndMigrate(t *testing.T) {
 		got, err := os.ReadFile(strings.TrimSpace(r.stdout))
 		if err != nil || string(got) != "content of "+n {
 			t.Errorf("find %s after migrate: %q %v", n, got, err)
+		}
+	}
+}
+
+// seed --from a directory that does not exist (or a file) is a usage
+// error naming it, not a seeder that quietly serves nothing.
+func TestSeedFromMissingDirIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	write(t, file, []byte("x"))
+	src := filepath.Join(dir, "src")
+	write(t, filepath.Join(src, "foo-1.tar.gz"), []byte("foo"))
+	torrent := filepath.Join(dir, "c.torrent")
+	if r := runCLI(t, "", "collection", "create", "--from", src, "--out", torrent); r.code != 0 {
+		t.Fatalf("create: exit %d %s", r.code, r.stderr)
+	}
+	for _, from := range []string{filepath.Join(dir, "nope"), file} {
+		// With a collection given, this used to start seeding nothing.
+		r := runCLI(t, "", "seed", "--offline", "--listen", "127.0.0.1:0", "--store", filepath.Join(dir, "store"), "--from", from, torrent)
+		if r.code != 2 || !strings.Contains(r.stderr, from) {
+			t.Errorf("seed --from %s: exit %d stderr %q, want exit 2 naming it", from, r.code, r.stderr)
 		}
 	}
 }

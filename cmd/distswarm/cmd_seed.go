@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -52,6 +53,15 @@ func runSeed(c *cli.Context) error {
 	store, err := swarm.OpenStore(c.String("store"))
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if from := c.String("from"); from != "" {
+		// Seeding in place from a directory that is not there would seed
+		// nothing and look fine.
+		if fi, err := os.Stat(from); err != nil {
+			return usageErr("seed --from: %v", err)
+		} else if !fi.IsDir() {
+			return usageErr("seed --from %s: not a directory", from)
+		}
 	}
 	colls, err := loadCollections(c.Args().Slice())
 	if err != nil {
