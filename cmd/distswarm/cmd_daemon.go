@@ -126,7 +126,9 @@ func runDaemon(c *cli.Context) error {
 	log := daemonLogger(c)
 	node, err := swarm.OpenNode(ctx, swarm.NodeOptions{
 		Store: store, Client: copts, Peers: c.StringSlice("peer"), Authority: auth, Logger: log,
-		OnLockWait: func() { fmt.Fprintf(c.App.ErrWriter, "store %s is in use by another distswarm process; waiting\n", store.Root) },
+		OnLockWait: func() {
+			fmt.Fprintf(c.App.ErrWriter, "store %s is in use by another distswarm process; waiting\n", store.Root)
+		},
 	})
 	if err != nil {
 		return failedErr("daemon: %v", err)
