@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"path"
-	"path/filepath"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -19,19 +18,19 @@ import (
 // is: seeded in place, never copied.
 type storePlacement struct {
 	st       *Store
-	seedFrom *layout.Finder // nil: nothing is seeded in place
+	seedFrom *seedRoots // nil or empty: nothing is seeded in place
 }
 
 func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (string, bool) {
 	if isCollectionManifest(f.Path) {
-		return filepath.Join(p.st.collectionsDir(), f.InfoHash.HexString()+".Manifest"), true
+		return p.st.collectionManifestPath(f.InfoHash.HexString()), true
 	}
 	name := path.Base(f.Path)
 	if layout.ValidName(name) != nil {
 		return "", false
 	}
-	if p.seedFrom != nil {
-		if found, err := p.seedFrom.Find(name, nil); err == nil {
+	for _, f := range p.seedFrom.list() {
+		if found, err := f.Find(name, nil); err == nil {
 			return found, true
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return "", false

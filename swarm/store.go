@@ -71,6 +71,21 @@ func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles"
 
 func (s *Store) collectionsDir() string { return filepath.Join(s.Root, "collections") }
 
+// collectionManifestPath is where the collection Manifest of a remembered
+// torrent is kept.
+func (s *Store) collectionManifestPath(ih string) string {
+	return filepath.Join(s.collectionsDir(), ih+".Manifest")
+}
+
+// HTTPStagingDir holds HTTP downloads until they are verified.
+func (s *Store) HTTPStagingDir() string { return filepath.Join(s.Root, ".partial", "http") }
+
+// StateDir is the store's private state (state db, control socket).
+func (s *Store) StateDir() string { return filepath.Join(s.Root, ".distswarm") }
+
+// ControlSocket is where a daemon on this store listens for commands.
+func (s *Store) ControlSocket() string { return filepath.Join(s.StateDir(), "control.sock") }
+
 // DistfilePath is where a distfile of that name lives in the store.
 func (s *Store) DistfilePath(name string) string {
 	return filepath.Join(s.DistfilesDir(), filepath.FromSlash(s.conf.Path(name, nil)))
@@ -99,7 +114,7 @@ func (s *Store) Remember(mi *metainfo.MetaInfo, manifest []byte) error {
 		}
 	}
 	if manifest != nil {
-		mp := filepath.Join(s.collectionsDir(), ih+".Manifest")
+		mp := s.collectionManifestPath(ih)
 		if _, err := os.Stat(mp); err != nil {
 			if err := layout.WriteFileAtomic(mp, manifest); err != nil {
 				return fmt.Errorf("remember collection %s: %w", ih, err)
