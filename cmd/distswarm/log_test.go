@@ -39,8 +39,9 @@ const libraryDebugMessage = "local and remote peer ids are the same"
 
 // logProbe is a command that logs at each level itself, then runs a real
 // anacrolix client with logger(c) until the library has logged
-// libraryDebugMessage (seen through an unfiltered reference handler).
-func logProbe() *cli.Command {
+// libraryDebugMessage (seen through an unfiltered reference handler),
+// keeping its files in dataDir.
+func logProbe(dataDir string) *cli.Command {
 	return &cli.Command{
 		Name: "logprobe",
 		Action: func(c *cli.Context) error {
@@ -50,16 +51,17 @@ func logProbe() *cli.Command {
 			log.Warn("own-warn")
 			var ref lockedBuffer
 			both := slog.New(slog.NewMultiHandler(slog.NewTextHandler(&ref, &slog.HandlerOptions{Level: slog.LevelDebug}), log.Handler()))
-			return selfConnect(c.Context, both, &ref)
+			return selfConnect(c.Context, both, &ref, dataDir)
 		},
 	}
 }
 
 // selfConnect starts an anacrolix client on loopback logging to sl, makes
 // it dial itself, and waits (bounded) until ref shows libraryDebugMessage.
-func selfConnect(ctx context.Context, sl *slog.Logger, ref *lockedBuffer) error {
+func selfConnect(ctx context.Context, sl *slog.Logger, ref *lockedBuffer, dataDir string) error {
 	cfg := torrent.NewDefaultClientConfig()
 	cfg.SetListenAddr("127.0.0.1:0")
+	cfg.DataDir = dataDir // its piece database too, never the working directory
 	cfg.DisableIPv6 = true
 	cfg.DisableUTP = true
 	cfg.NoDHT = true
@@ -123,7 +125,7 @@ func TestLogLevelsSeparateDistswarmFromLibrary(t *testing.T) {
 			var stdout bytes.Buffer
 			var stderr lockedBuffer
 			app := buildApp(&stdout, &stderr, "")
-			probe := []*cli.Command{logProbe()}
+			probe := []*cli.Command{logProbe(t.TempDir())}
 			installLogFlags(probe)
 			installConfig(probe, "")
 			app.Commands = append(app.Commands, probe...)

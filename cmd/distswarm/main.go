@@ -68,8 +68,8 @@ verified against the authority you choose (your repository's Manifests, Portage'
 ${DIGESTS}, or a Manifest file) and placed in a GLEP 75 store that doubles as a
 Portage filesystem mirror.
 
-Every flag can also be set in the environment (DISTSWARM_<FLAG>, e.g.
-DISTSWARM_SWARM_TIMEOUT=2m) or in the config file (--config, default
+Every flag can also be set in the environment (DISTSWARM_SWARM_TIMEOUT=2m
+for --swarm-timeout) or in the config file (--config, default
 ` + defaultConfigPath + ` when it exists): command line, then environment, then file,
 then the default.
 
@@ -96,7 +96,7 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 	}
 	installLogFlags(app.Commands)
 	installConfig(app.Commands, defaultConfig)
-	app.Commands = append(app.Commands, manCommand())
+	app.Commands = append(app.Commands, manCommand(), sampleConfigCommand())
 	return app
 }
 

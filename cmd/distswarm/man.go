@@ -17,7 +17,7 @@ func manCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return usageErr("man: unexpected argument %q", c.Args().First())
 			}
-			page, err := c.App.ToMan()
+			page, err := c.App.ToManWithSection(1)
 			if err != nil {
 				return fmt.Errorf("man: %w", err)
 			}
