@@ -87,6 +87,7 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 			collectionCommand(),
 			seedCommand(),
 			fetchCommand(),
+			daemonCommand(),
 		},
 		Action:         runRoot,
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run

@@ -43,9 +43,9 @@ type sampleKey struct {
 	name, usage, value string
 }
 
-// sampleConfig renders the keys of the commands: those several commands
-// share with the same default at the top level, the others in a table per
-// command.
+// sampleConfig renders the keys of the commands: a key several commands
+// have with the same default and meaning at the top level, the others in a
+// table per command.
 func sampleConfig(commands []*cli.Command) string {
 	var b strings.Builder
 	b.WriteString(sampleHeader)
@@ -54,9 +54,9 @@ func sampleConfig(commands []*cli.Command) string {
 	var top []sampleKey
 	for _, keys := range perCommand {
 		for _, k := range keys.keys {
-			if len(users[k]) > 1 && !shared[k.name] {
+			if u := users[k.id()]; len(u) > 1 && !shared[k.name] {
 				shared[k.name] = true
-				top = append(top, sampleKey{k.name, k.usage + " (" + strings.Join(users[k], ", ") + ")", k.value})
+				top = append(top, sampleKey{k.name, k.usage + " (" + strings.Join(u, ", ") + ")", k.value})
 			}
 		}
 	}
@@ -65,7 +65,7 @@ func sampleConfig(commands []*cli.Command) string {
 	for _, pc := range perCommand {
 		var own []sampleKey
 		for _, k := range pc.keys {
-			if len(users[k]) < 2 {
+			if len(users[k.id()]) < 2 {
 				own = append(own, k)
 			}
 		}
@@ -82,11 +82,16 @@ type commandKeys struct {
 	keys []sampleKey
 }
 
+// id identifies a key across commands: name, default and description
+// (a flag that means something else elsewhere, like --out, is documented
+// per command).
+func (k sampleKey) id() string { return k.name + "\x00" + k.value + "\x00" + k.usage }
+
 // sampleKeys lists each visible command's configurable keys, and for each
-// key (name, usage and default) the commands that have it.
-func sampleKeys(commands []*cli.Command) ([]commandKeys, map[sampleKey][]string) {
+// key the commands that have it.
+func sampleKeys(commands []*cli.Command) ([]commandKeys, map[string][]string) {
 	var out []commandKeys
-	users := map[sampleKey][]string{}
+	users := map[string][]string{}
 	walkLeaves(commands, nil, func(path []string, cmd *cli.Command) {
 		if cmd.Hidden {
 			return
@@ -99,7 +104,7 @@ func sampleKeys(commands []*cli.Command) ([]commandKeys, map[sampleKey][]string)
 			}
 			k := sampleKey{name: f.Names()[0], usage: flagUsage(f), value: value}
 			ck.keys = append(ck.keys, k)
-			users[k] = append(users[k], strings.Join(path, " "))
+			users[k.id()] = append(users[k.id()], strings.Join(path, " "))
 		}
 		out = append(out, ck)
 	})
