@@ -106,11 +106,12 @@ Examples:
 func runFetch(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
-	store, err := swarm.OpenStore(c.String("store"))
+	store, err := openStore(c)
 	if err != nil {
 		return usageErr("%v", err)
 	}
 	if c.String("out") != "" || c.String("uri") != "" {
+		warnPrivateStore(c, store)
 		return runPortageFetch(ctx, c, store)
 	}
 	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" {
@@ -207,6 +208,27 @@ func runFetch(c *cli.Context) error {
 		return silentFailure(exitFailed)
 	}
 	return nil
+}
+
+// openStore opens --store. The default store's error says how to create it.
+func openStore(c *cli.Context) (*swarm.Store, error) {
+	if c.IsSet("store") {
+		return swarm.OpenStore(c.String("store"))
+	}
+	return swarm.OpenDefaultStore(c.String("store"))
+}
+
+// warnPrivateStore says so when Portage mode falls back to a per-user store
+// because the system store is missing or not writable: under
+// FEATURES=userfetch that store sits in a per-package HOME that Portage
+// removes, so nothing fetched would be kept or seeded.
+func warnPrivateStore(c *cli.Context, store *swarm.Store) {
+	if c.IsSet("store") || store.Root == swarm.SystemStoreDir {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "distswarm: %s is missing or not writable (uid %d), using %s; "+
+		"create it writable by the portage group (install -d -g portage -m 2775 %s) or pass --store\n",
+		swarm.SystemStoreDir, os.Getuid(), store.Root, swarm.SystemStoreDir)
 }
 
 func runPortageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) error {

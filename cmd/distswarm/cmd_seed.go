@@ -50,7 +50,7 @@ func runSeed(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	defer followLiveHeap()() // memory limit just above the live heap, see memlimit.go
-	store, err := swarm.OpenStore(c.String("store"))
+	store, err := openStore(c)
 	if err != nil {
 		return usageErr("%v", err)
 	}
