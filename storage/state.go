@@ -95,11 +95,22 @@ func (s *stateDB) wrote() {
 	}
 }
 
+// lockWait is how long one attempt to lock the state db waits; Open's
+// callers retry ErrLocked for as long as they are willing to wait.
+const lockWait = 250 * time.Millisecond
+
+// ErrLocked means another process has the store open (the state db is
+// locked). Wait and retry, or talk to that process.
+var ErrLocked = errors.New("store in use by another distswarm process")
+
 func openStateDB(path string) (*stateDB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state db dir: %w", err)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open state db %s: %w", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open state db %s: %w", path, err)
 	}

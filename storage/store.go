@@ -75,7 +75,8 @@ type Store struct {
 	dir        string
 	partialDir string
 	quarDir    string
-	roots      []string // cleaned absolute roots FinalPath results must be under
+	rootsMu    sync.RWMutex
+	roots      []string // cleaned absolute roots FinalPath results must be under; guarded by rootsMu
 	log        *slog.Logger
 	db         *stateDB
 	files      *fileCache
@@ -278,12 +279,29 @@ func (s *Store) underRoot(p string) bool {
 			return false
 		}
 	}
+	s.rootsMu.RLock()
+	defer s.rootsMu.RUnlock()
 	for _, r := range s.roots {
 		if within(r, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// AddSeedRoot accepts FinalPath results under dir (absolute) from now on, as
+// Options.SeedRoots does at Open: a distdir seeded in place.
+func (s *Store) AddSeedRoot(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("storage: seed root %s is not absolute", dir)
+	}
+	dir = filepath.Clean(dir)
+	s.rootsMu.Lock()
+	defer s.rootsMu.Unlock()
+	if !slices.Contains(s.roots, dir) {
+		s.roots = append(s.roots, dir)
+	}
+	return nil
 }
 
 // within reports whether p is strictly below dir (both clean and absolute).

@@ -19,7 +19,7 @@ import (
 // is: seeded in place, never copied.
 type storePlacement struct {
 	st       *Store
-	seedFrom *layout.Finder // nil: nothing is seeded in place
+	seedFrom *seedRoots // nil or empty: nothing is seeded in place
 }
 
 func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (string, bool) {
@@ -30,8 +30,8 @@ func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (strin
 	if layout.ValidName(name) != nil {
 		return "", false
 	}
-	if p.seedFrom != nil {
-		if found, err := p.seedFrom.Find(name, nil); err == nil {
+	for _, f := range p.seedFrom.list() {
+		if found, err := f.Find(name, nil); err == nil {
 			return found, true
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return "", false

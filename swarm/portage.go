@@ -13,13 +13,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/anacrolix/torrent/metainfo"
 	"github.com/distswarm/distswarm/storage/layout"
-	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 // PortageSuffix is what Portage appends to ${FILE} while a fetch runs.
 const PortageSuffix = ".__download__"
+
+// httpStallTimeout is how long an HTTP download may receive nothing before
+// it is abandoned (Portage's default fetcher runs wget -T 60).
+const httpStallTimeout = 60 * time.Second
 
 // PortageFetchOptions configures PortageFetch (FETCHCOMMAND mode).
 type PortageFetchOptions struct {
@@ -36,6 +38,7 @@ type PortageFetchOptions struct {
 	HTTPClient   *http.Client
 	// OnHTTPProgress, if set, is called during the HTTP download.
 	OnHTTPProgress func(done, total int64)
+	OnLockWait     func()
 	Logger         *slog.Logger
 }
 
@@ -45,156 +48,122 @@ func DistfileName(out string) string {
 	return strings.TrimSuffix(filepath.Base(out), PortageSuffix)
 }
 
-// PortageFetch places one distfile at o.Out the way Portage's FETCHCOMMAND
-// must: from the store if it is there, else from the swarms of the
-// collections the store knows, else over HTTP from o.URI (resumable). A
-// verified file also lands in the store so it will be seeded. It returns
-// where the file came from ("store", "swarm" or "http"). On any failure
-// nothing is left at o.Out.
-func PortageFetch(ctx context.Context, o PortageFetchOptions) (string, error) {
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	name := DistfileName(o.Out)
+// PortageRequest turns FETCHCOMMAND arguments into an ObtainRequest. It
+// reports false when there are no digests (nothing can be verified).
+func PortageRequest(uri, out, digests string) (ObtainRequest, bool, error) {
+	name := DistfileName(out)
 	if err := layout.ValidName(name); err != nil {
-		return "", fmt.Errorf("--out %s: %w", o.Out, err)
+		return ObtainRequest{}, false, fmt.Errorf("--out %s: %w", out, err)
 	}
-	auth := NewAuthority()
-	verified := o.Digests != ""
-	if verified {
-		if err := auth.AddDigests(name, o.Digests); err != nil {
-			return "", err
-		}
+	req := ObtainRequest{Name: name, Authority: NewAuthority(), ResumeFrom: out}
+	if uri != "" {
+		req.URIs = []string{uri}
 	}
+	if digests == "" {
+		return req, false, nil
+	}
+	if err := req.Authority.AddDigests(name, digests); err != nil {
+		return ObtainRequest{}, false, err
+	}
+	return req, true, nil
+}
 
-	// 1. The store (everything in it was verified when placed; re-check
-	// against these digests anyway: the Manifest may have changed).
-	if p, err := o.Store.Find(name); err == nil {
-		if !verified || auth.VerifyFile(ctx, name, p) == nil {
-			return "store", linkOut(p, o.Out)
-		}
-		logger.Warn("store copy does not match the digests", "file", name, "path", p)
+// PortageFetch places one distfile at o.Out the way Portage's FETCHCOMMAND
+// must, on a node of its own (Node.Obtain): from the store, else the
+// swarms of the collections the store knows, else over HTTP from o.URI
+// (resuming Portage's own partial file). A verified file also lands in the
+// store so it will be seeded. On any failure nothing is left at o.Out.
+func PortageFetch(ctx context.Context, o PortageFetchOptions) (Source, error) {
+	req, verified, err := PortageRequest(o.URI, o.Out, o.Digests)
+	if err != nil {
+		return "", err
 	}
-
-	// 2. Collections the store knows.
-	if verified {
-		if src, err := fetchFromKnown(ctx, o, auth, name, logger); err == nil {
-			return src, nil
-		} else if ctx.Err() != nil {
-			return "", err
-		} else {
-			logger.Info("swarm did not provide the file", "file", name, "err", err)
-		}
+	req.SwarmTimeout, req.HTTPClient, req.OnHTTPProgress = o.SwarmTimeout, o.HTTPClient, o.OnHTTPProgress
+	if !verified {
+		return SourceHTTP, unverifiedHTTP(ctx, o)
 	}
+	// The store needs no node: everything in it was verified when placed
+	// (re-checked against these digests: the Manifest may have changed).
+	if p, err := o.Store.Find(req.Name); err == nil && req.Authority.VerifyFile(ctx, req.Name, p) == nil {
+		return SourceStore, LinkOut(p, o.Out)
+	}
+	n, err := OpenNode(ctx, NodeOptions{Store: o.Store, Client: o.Client, Peers: o.Peers, OnLockWait: o.OnLockWait, Logger: o.Logger})
+	if err != nil {
+		return "", err
+	}
+	defer n.Close()
+	res, err := n.Obtain(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return res.Source, LinkOut(res.Path, o.Out)
+}
 
-	// 3. Plain HTTP.
+// unverifiedHTTP downloads without digests: to Out only, never the store.
+func unverifiedHTTP(ctx context.Context, o PortageFetchOptions) error {
 	if o.URI == "" {
-		return "", fmt.Errorf("%s: not in the store or any known collection, and no --uri", name)
-	}
-	return "http", httpFetch(ctx, o, auth, name, verified)
-}
-
-func fetchFromKnown(ctx context.Context, o PortageFetchOptions, auth *Authority, name string, logger *slog.Logger) (string, error) {
-	known, err := o.Store.Known()
-	if err != nil {
-		return "", err
-	}
-	var colls []*collection.Collection
-	for _, mi := range known {
-		info, err := mi.UnmarshalInfo()
-		if err != nil {
-			continue
-		}
-		if _, ok := distfilesOf(&info)[name]; ok {
-			colls = append(colls, &collection.Collection{Torrents: []*metainfo.MetaInfo{mi}})
-		}
-	}
-	if len(colls) == 0 {
-		return "", fmt.Errorf("%s: %w", name, errNotInCollections)
-	}
-	timeout := o.SwarmTimeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res, err := Fetch(sctx, FetchOptions{
-		Store: o.Store, Collections: colls, Authority: auth, Names: []string{name},
-		Peers: o.Peers, Client: o.Client, Logger: logger,
-	})
-	if err != nil {
-		return "", err
-	}
-	if res[0].Err != nil {
-		return "", res[0].Err
-	}
-	return "swarm", linkOut(res[0].Path, o.Out)
-}
-
-// httpFetch downloads uri resumably into the store's staging area, verifies
-// it and places it in the store; then links it to out. Unverified downloads
-// (no digests) go to out alone.
-func httpFetch(ctx context.Context, o PortageFetchOptions, auth *Authority, name string, verified bool) error {
-	u, err := url.Parse(o.URI)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return fmt.Errorf("--uri %q: only http and https URIs can be fetched", o.URI)
-	}
-	stageDir := filepath.Join(o.Store.Root, ".partial", "http")
-	if !verified {
-		stageDir = filepath.Dir(o.Out)
-	}
-	if err := os.MkdirAll(stageDir, 0o755); err != nil {
-		return fmt.Errorf("fetch %s: %w", name, err)
-	}
-	staged := filepath.Join(stageDir, name+".part")
-	if !verified {
-		staged = o.Out + ".distswarm-part"
+		return fmt.Errorf("%s: no --digests and no --uri: nothing to do", DistfileName(o.Out))
 	}
 	client := o.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: 0}
+		client = &http.Client{}
 	}
-	if err := downloadResumable(ctx, client, o.URI, staged, o.OnHTTPProgress); err != nil {
-		return fmt.Errorf("fetch %s from %s: %w", name, o.URI, err)
+	staged := o.Out + ".distswarm-part"
+	if _, err := downloadResumable(ctx, client, o.URI, staged, UnknownSize, o.OnHTTPProgress); err != nil {
+		_ = os.Remove(staged)
+		return fmt.Errorf("fetch %s from %s: %w", DistfileName(o.Out), o.URI, err)
 	}
-	if !verified {
-		return os.Rename(staged, o.Out)
+	return os.Rename(staged, o.Out)
+}
+
+// adoptPartial starts an HTTP download from someone else's partial copy
+// (Portage's ${DISTDIR}/${FILE} from an interrupted fetch) when it holds
+// more than our own staged file. It is copied, never moved: Portage owns it.
+func adoptPartial(from, staged string) {
+	src, err := os.Stat(from)
+	if err != nil || !src.Mode().IsRegular() || src.Size() == 0 {
+		return
 	}
-	if err := auth.VerifyFile(ctx, name, staged); err != nil {
-		q := filepath.Join(o.Store.Root, ".quarantine", name+".http")
-		if mkErr := os.MkdirAll(filepath.Dir(q), 0o755); mkErr == nil {
-			_ = os.Rename(staged, q)
-		} else {
-			_ = os.Remove(staged)
-		}
-		return fmt.Errorf("fetch %s from %s: %w", name, o.URI, err)
+	if own, err := os.Stat(staged); err == nil && own.Size() >= src.Size() {
+		return
 	}
-	final := o.Store.DistfilePath(name)
-	if err := placeFile(staged, final); err != nil {
-		return fmt.Errorf("place %s: %w", name, err)
+	if err := copyFile(from, staged); err != nil {
+		_ = os.Remove(staged)
 	}
-	return linkOut(final, o.Out)
 }
 
 // downloadResumable GETs uri into path, continuing a previous partial
-// download with a Range request when the server supports it.
-func downloadResumable(ctx context.Context, client *http.Client, uri, path string, progress func(done, total int64)) error {
+// download with a Range request when the server supports it. With a known
+// size it never writes more than size bytes; a server that sends nothing
+// for httpStallTimeout is abandoned. It returns the bytes received.
+func downloadResumable(ctx context.Context, client *http.Client, uri, path string, size int64, progress func(done, total int64)) (int64, error) {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return 0, fmt.Errorf("URI %q: only http and https URIs can be fetched", uri)
+	}
 	var have int64
 	if st, err := os.Stat(path); err == nil {
 		have = st.Size()
 	}
+	if size >= 0 && have > size {
+		_ = os.Remove(path)
+		have = 0
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("User-Agent", "distswarm (Gentoo distfile fetch)")
 	if have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 	}
+	stall := time.AfterFunc(httpStallTimeout, cancel)
+	defer stall.Stop()
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, stallError(err, stall)
 	}
 	defer resp.Body.Close()
 	flags := os.O_WRONLY | os.O_CREATE
@@ -202,41 +171,63 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
 		flags |= os.O_APPEND
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
-		return nil // already complete; verification decides
+		return 0, nil // already complete; verification decides
 	case resp.StatusCode == http.StatusOK:
 		flags |= os.O_TRUNC
 		have = 0
 	default:
-		return fmt.Errorf("HTTP %s", resp.Status)
+		return 0, fmt.Errorf("HTTP %s", resp.Status)
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
-	if err != nil {
-		return err
-	}
-	total := int64(-1)
+	total := int64(UnknownSize)
 	if resp.ContentLength >= 0 {
 		total = have + resp.ContentLength
 	}
-	var w io.Writer = f
-	if progress != nil {
-		w = &progressWriter{w: f, done: have, total: total, fn: progress}
+	if size >= 0 && total > size {
+		return 0, fmt.Errorf("server announces %d bytes, the digests say %d", total, size)
 	}
-	_, copyErr := io.Copy(w, resp.Body)
-	syncErr := f.Sync()
-	closeErr := f.Close()
-	return errors.Join(copyErr, syncErr, closeErr)
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	w := &progressWriter{w: f, done: have, total: total, fn: progress, stall: stall}
+	var body io.Reader = resp.Body
+	if size >= 0 {
+		body = io.LimitReader(resp.Body, size-have+1)
+	}
+	_, copyErr := io.Copy(w, body)
+	if copyErr == nil && size >= 0 && w.done > size {
+		copyErr = fmt.Errorf("server sent more than the %d bytes the digests describe", size)
+	}
+	err = errors.Join(stallError(copyErr, stall), f.Sync(), f.Close())
+	if err != nil && copyErr != nil && size >= 0 && w.done > size {
+		_ = os.Remove(path)
+	}
+	return w.done - have, err
+}
+
+// stallError names a stall for what it is.
+func stallError(err error, stall *time.Timer) error {
+	if err != nil && !stall.Stop() {
+		return fmt.Errorf("no data for %s: %w", httpStallTimeout, err)
+	}
+	stall.Reset(httpStallTimeout)
+	return err
 }
 
 type progressWriter struct {
 	w           io.Writer
 	done, total int64
 	fn          func(done, total int64)
+	stall       *time.Timer
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.done += int64(n)
-	p.fn(p.done, p.total)
+	p.stall.Reset(httpStallTimeout)
+	if p.fn != nil {
+		p.fn(p.done, p.total)
+	}
 	return n, err
 }
 
@@ -245,16 +236,27 @@ func placeFile(src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
+	if err := fsyncPath(src); err != nil {
+		return err
+	}
 	if err := os.Rename(src, dst); err != nil {
 		return err
 	}
 	return layout.SyncDir(filepath.Dir(dst))
 }
 
-// linkOut makes out a hard link to src, or a copy where links are not
-// possible (another filesystem). out appears atomically, complete or not at
-// all.
-func linkOut(src, out string) error {
+func fsyncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
+}
+
+// LinkOut makes out a hard link to src, or a copy where links are not
+// possible (another filesystem, or a store the caller may not link from).
+// out appears atomically, complete or not at all.
+func LinkOut(src, out string) error {
 	tmp := out + ".distswarm-tmp"
 	_ = os.Remove(tmp)
 	if err := os.Link(src, tmp); err != nil {

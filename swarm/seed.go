@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 
-	"github.com/distswarm/distswarm/storage"
-	"github.com/distswarm/distswarm/storage/layout"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -30,8 +27,11 @@ type SeedOptions struct {
 	StatusEvery time.Duration
 	// Ready, if set, is called once every torrent is added and its
 	// existing files are checked, with the client's listen port.
-	Ready  func(port int)
-	Logger *slog.Logger
+	Ready func(port int)
+	// OnLockWait, if set, is called once if another process holds the
+	// store and the seeder waits for it.
+	OnLockWait func()
+	Logger     *slog.Logger
 }
 
 // SeedStatus is a snapshot of a running seeder.
@@ -43,89 +43,26 @@ type SeedStatus struct {
 	BytesUploaded  int64
 }
 
-// Seed serves the collections until ctx is cancelled. Files are read where
-// they are: in From (seeded in place) or in the store.
+// Seed serves the collections on a node of its own until ctx is
+// cancelled. Files are read where they are: in From (seeded in place) or
+// in the store.
 func Seed(ctx context.Context, o SeedOptions) error {
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	var seedRoots []string
-	var seedFrom *layout.Finder
+	var from []string
 	if o.From != "" {
-		from, err := filepath.Abs(o.From)
-		if err != nil {
-			return fmt.Errorf("seed --from %s: %w", o.From, err)
-		}
-		seedRoots = []string{from}
-		seedFrom = layout.NewFinder(from)
+		from = []string{o.From}
 	}
-	st, err := storage.Open(storage.Options{
-		Dir:       o.Store.Root,
-		Placement: storePlacement{st: o.Store, seedFrom: seedFrom},
-		Verifier:  verifier{auth: NewAuthority()},
-		Logger:    logger,
-		SeedRoots: seedRoots,
-	})
+	n, err := OpenNode(ctx, NodeOptions{Store: o.Store, Client: o.Client, Peers: o.Peers,
+		SeedFrom: from, OnLockWait: o.OnLockWait, Logger: o.Logger})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	copts := o.Client
-	copts.Storage = st
-	if copts.Logger == nil {
-		copts.Logger = o.Logger
-	}
-	cl, err := NewClient(copts)
+	defer n.Close()
+	ts, err := n.Seed(ctx, o.Collections)
 	if err != nil {
 		return err
-	}
-	defer cl.Close()
-	peers, err := peerInfos(o.Peers)
-	if err != nil {
-		return err
-	}
-	var ts []*torrent.Torrent
-	var trackers [][][]string
-	for _, c := range o.Collections {
-		for i, mi := range c.Torrents {
-			var mf []byte
-			if i < len(c.Manifests) {
-				mf = c.Manifests[i]
-			}
-			if err := o.Store.Remember(mi, mf); err != nil {
-				logger.Warn("remember collection", "err", err)
-			}
-			// Trackers are added once the existing data is checked (below).
-			trackers = append(trackers, mi.UpvertedAnnounceList())
-			t, err := addTorrent(cl, withoutTrackers(mi))
-			if err != nil {
-				return err
-			}
-			<-t.GotInfo()
-			st.Attach(t)
-			if len(peers) > 0 {
-				t.AddPeers(peers)
-			}
-			ts = append(ts, t)
-		}
-	}
-	if err := waitChecked(ctx, ts); err != nil {
-		return err
-	}
-	// Announce only now, with what was found: anacrolix announces as soon
-	// as a torrent has trackers, and files hashed for the first time are
-	// not complete yet then. It would announce left=<everything> and, as
-	// their completion was unknown rather than missing, never send the
-	// "completed" event: trackers would count the seeder as a leecher for
-	// a whole interval (30 min on opentracker).
-	for i, t := range ts {
-		if len(trackers[i]) > 0 {
-			t.AddTrackers(trackers[i])
-		}
 	}
 	if o.Ready != nil {
-		o.Ready(cl.LocalPort())
+		o.Ready(n.Port())
 	}
 	every := o.StatusEvery
 	if every <= 0 {
@@ -147,6 +84,60 @@ func Seed(ctx context.Context, o SeedOptions) error {
 			}
 		}
 	}
+}
+
+// Seed adds the collections' torrents, remembers them in the store, waits
+// until what the store (and the seed roots) hold is checked, then
+// announces to their trackers. It returns the torrents.
+func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*torrent.Torrent, error) {
+	var nts []*nodeTorrent
+	for _, c := range colls {
+		for i, mi := range c.Torrents {
+			var mf []byte
+			if i < len(c.Manifests) {
+				mf = c.Manifests[i]
+			}
+			nt, err := n.reg.add(ctx, mi, mf)
+			if err != nil {
+				return nil, err
+			}
+			nt.setSeeding()
+			nts = append(nts, nt)
+		}
+	}
+	ts := make([]*torrent.Torrent, len(nts))
+	for i, nt := range nts {
+		ts[i] = nt.t
+	}
+	if err := waitChecked(ctx, ts); err != nil {
+		return nil, err
+	}
+	for _, nt := range nts {
+		nt.announce()
+	}
+	return ts, nil
+}
+
+// SeedKnown seeds every collection the store remembers that the node has
+// not added yet, and returns how many it added.
+func (n *Node) SeedKnown(ctx context.Context) (int, error) {
+	known, err := n.store.Known()
+	if err != nil {
+		return 0, err
+	}
+	var fresh []*collection.Collection
+	for _, mi := range known {
+		if n.reg.get(mi.HashInfoBytes()) == nil {
+			fresh = append(fresh, &collection.Collection{Torrents: []*metainfo.MetaInfo{mi}})
+		}
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	if _, err := n.Seed(ctx, fresh); err != nil {
+		return 0, fmt.Errorf("seed known collections: %w", err)
+	}
+	return len(fresh), nil
 }
 
 // waitChecked waits until no piece of the torrents is queued for or being
@@ -186,13 +177,4 @@ func seedStatus(ts []*torrent.Torrent) SeedStatus {
 		s.BytesUploaded += stats.BytesWrittenData.Int64()
 	}
 	return s
-}
-
-// withoutTrackers returns a shallow copy of mi without announce URLs (the
-// infohash does not cover them).
-func withoutTrackers(mi *metainfo.MetaInfo) *metainfo.MetaInfo {
-	c := *mi
-	c.Announce = ""
-	c.AnnounceList = nil
-	return &c
 }

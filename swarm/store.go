@@ -93,6 +93,15 @@ func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles"
 
 func (s *Store) collectionsDir() string { return filepath.Join(s.Root, "collections") }
 
+// HTTPStagingDir holds HTTP downloads until they are verified.
+func (s *Store) HTTPStagingDir() string { return filepath.Join(s.Root, ".partial", "http") }
+
+// StateDir is the store's private state (state db, control socket).
+func (s *Store) StateDir() string { return filepath.Join(s.Root, ".distswarm") }
+
+// ControlSocket is where a daemon on this store listens for commands.
+func (s *Store) ControlSocket() string { return filepath.Join(s.StateDir(), "control.sock") }
+
 // DistfilePath is where a distfile of that name lives in the store.
 func (s *Store) DistfilePath(name string) string {
 	return filepath.Join(s.DistfilesDir(), filepath.FromSlash(s.conf.Path(name, nil)))

@@ -1,0 +1,159 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+// registry is the set of torrents a node has added, each once.
+type registry struct {
+	cl    *torrent.Client
+	st    *storage.Store
+	store *Store
+	peers []torrent.PeerInfo
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	byIH map[metainfo.Hash]*nodeTorrent
+}
+
+// nodeTorrent is a torrent added to the node's client.
+type nodeTorrent struct {
+	t     *torrent.Torrent
+	mi    *metainfo.MetaInfo
+	ih    metainfo.Hash
+	info  *metainfo.Info
+	files map[string]int // distfile name → file index
+	mfIdx int            // collection Manifest file index, -1 if none
+
+	mu            sync.Mutex
+	trackers      [][]string
+	trackersAdded bool
+	seeding       bool
+}
+
+func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger) *registry {
+	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, byIH: map[metainfo.Hash]*nodeTorrent{}}
+}
+
+// add adds mi to the client once (later calls return the same torrent),
+// attaches it to the storage and remembers it in the store. Trackers are
+// not announced to yet: see announce.
+func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, mf []byte) (*nodeTorrent, error) {
+	ih := mi.HashInfoBytes()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if nt, ok := r.byIH[ih]; ok {
+		return nt, nil
+	}
+	// Collections normally come from collection.Load or ResolveMagnet,
+	// which checked them; a library caller's or a remembered one is
+	// checked here the same way before any name is used.
+	info, err := collection.ParseInfo(mi.InfoBytes)
+	if err != nil {
+		return nil, fmt.Errorf("torrent %s: %w", ih.HexString(), err)
+	}
+	// Remembered first: the storage then finds the collection Manifest
+	// at its final path and serves it without fetching it.
+	if err := r.store.Remember(mi, mf); err != nil {
+		r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
+	}
+	t, err := addTorrent(r.cl, withoutTrackers(mi))
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-t.GotInfo():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r.st.Attach(t)
+	if len(r.peers) > 0 {
+		t.AddPeers(r.peers)
+	}
+	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: info, files: distfilesOf(info), mfIdx: manifestIndex(info),
+		trackers: mi.UpvertedAnnounceList()}
+	r.byIH[ih] = nt
+	return nt, nil
+}
+
+// get returns the torrent added for ih, if any.
+func (r *registry) get(ih metainfo.Hash) *nodeTorrent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byIH[ih]
+}
+
+// all returns every added torrent.
+func (r *registry) all() []*nodeTorrent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*nodeTorrent, 0, len(r.byIH))
+	for _, nt := range r.byIH {
+		out = append(out, nt)
+	}
+	return out
+}
+
+// announce adds the torrent's trackers, once. A seeder calls it after the
+// initial check: anacrolix announces as soon as a torrent has trackers, and
+// files hashed for the first time are not complete yet then. It would
+// announce left=<everything> and, as their completion was unknown rather
+// than missing, never send the "completed" event: trackers would count the
+// seeder as a leecher for a whole interval (30 min on opentracker).
+func (nt *nodeTorrent) announce() {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	if nt.trackersAdded {
+		return
+	}
+	nt.trackersAdded = true
+	if len(nt.trackers) > 0 {
+		nt.t.AddTrackers(nt.trackers)
+	}
+}
+
+func (nt *nodeTorrent) setSeeding() {
+	nt.mu.Lock()
+	nt.seeding = true
+	nt.mu.Unlock()
+}
+
+func (nt *nodeTorrent) isSeeding() bool {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	return nt.seeding
+}
+
+// manifestIndex is the file index of the collection Manifest, -1 if none.
+func manifestIndex(info *metainfo.Info) int {
+	mf, ok := collection.ManifestFile(info)
+	if !ok {
+		return -1
+	}
+	want := strings.Join(mf, "/")
+	for i, f := range info.UpvertedFiles() {
+		if strings.Join(f.Path, "/") == want {
+			return i
+		}
+	}
+	return -1
+}
+
+// withoutTrackers returns a shallow copy of mi without announce URLs (the
+// infohash does not cover them).
+func withoutTrackers(mi *metainfo.MetaInfo) *metainfo.MetaInfo {
+	c := *mi
+	c.Announce = ""
+	c.AnnounceList = nil
+	return &c
+}
