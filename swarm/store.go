@@ -57,7 +57,7 @@ func OpenDefaultStore(root string) (*Store, error) {
 	s, err := OpenStore(root)
 	if err != nil {
 		return nil, fmt.Errorf("%w (create %s writable by the portage group: "+
-			"install -d -g portage -m 2775 %s; or pass --store DIR)", err, SystemStoreDir, SystemStoreDir)
+			"install -d -o portage -g portage -m 0775 %s; or pass --store DIR)", err, SystemStoreDir, SystemStoreDir)
 	}
 	return s, nil
 }

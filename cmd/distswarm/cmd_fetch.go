@@ -227,7 +227,7 @@ func warnPrivateStore(c *cli.Context, store *swarm.Store) {
 		return
 	}
 	fmt.Fprintf(c.App.ErrWriter, "distswarm: %s is missing or not writable (uid %d), using %s; "+
-		"create it writable by the portage group (install -d -g portage -m 2775 %s) or pass --store\n",
+		"create it writable by the portage group (install -d -o portage -g portage -m 0775 %s) or pass --store\n",
 		swarm.SystemStoreDir, os.Getuid(), store.Root, swarm.SystemStoreDir)
 }
 
