@@ -266,7 +266,18 @@ func StartSeederTimed(t testing.TB, args ...string) (*Proc, time.Duration) {
 // time it reports.
 func startSeeder(t testing.TB, wait time.Duration, args []string) (*Proc, time.Duration) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"seed"}, args...)...)
+	p, m := startProc(t, wait, readyLine, append([]string{"seed"}, args...))
+	fmt.Sscan(m[1], &p.Port)
+	took, _ := time.ParseDuration(m[2])
+	return p, took
+}
+
+// startProc starts distswarm with args and waits up to wait for a line of
+// its standard output that matches ready, whose submatches it returns. The
+// process is stopped when the test ends.
+func startProc(t testing.TB, wait time.Duration, ready *regexp.Regexp, args []string) (*Proc, []string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
 	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -277,34 +288,26 @@ func startSeeder(t testing.TB, wait time.Duration, args []string) (*Proc, time.D
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop() })
-	type ready struct {
-		port int
-		took time.Duration
-	}
-	readyc := make(chan ready, 1)
+	readyc := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				var r ready
-				fmt.Sscan(m[1], &r.port)
-				r.took, _ = time.ParseDuration(m[2])
-				readyc <- r
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				readyc <- m
 			}
 		}
 		io.Copy(io.Discard, stdout)
 	}()
 	go func() { cmd.Wait(); close(p.done) }()
-	var r ready
 	select {
-	case r = <-readyc:
+	case m := <-readyc:
+		return p, m
 	case <-p.done:
-		t.Fatalf("seeder exited before it was ready: %s", p.Stderr())
+		t.Fatalf("distswarm %s exited before it was ready: %s", args[0], p.Stderr())
 	case <-time.After(wait):
-		t.Fatalf("seeder not ready within %s: %s", wait, p.Stderr())
+		t.Fatalf("distswarm %s not ready within %s: %s", args[0], wait, p.Stderr())
 	}
-	p.Port = r.port
-	return p, r.took
+	return nil, nil
 }
 
 // ProcStatus returns a field of /proc/PID/status (e.g. "VmHWM", "VmRSS"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/distswarm/distswarm/manifest"
 	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/storage/layout"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -217,3 +218,45 @@ func (a *Authority) trustCollectionManifest(p string, ih metainfo.Hash) error {
 }
 
 var errNotInCollections = errors.New("not in any collection")
+
+// AddEntry adds one DIST entry, e.g. one a client sent over the control
+// API; src names where it came from.
+func (a *Authority) AddEntry(e manifest.Entry, src string) error {
+	if err := layout.ValidName(e.Path); err != nil {
+		return err
+	}
+	if len(e.Digests) == 0 {
+		return fmt.Errorf("%s: entry from %s has no digests", e.Path, src)
+	}
+	e.Tag = "DIST"
+	e.Pos = manifest.Position{File: src}
+	if err := a.add(e); err != nil {
+		return err
+	}
+	a.note(src)
+	return nil
+}
+
+// Subset returns the entries of the names the authority knows.
+func (a *Authority) Subset(names []string) []manifest.Entry {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var out []manifest.Entry
+	for _, n := range names {
+		if e, ok := a.entries[n]; ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// All returns every entry the authority knows.
+func (a *Authority) All() []manifest.Entry {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]manifest.Entry, 0, len(a.entries))
+	for _, e := range a.entries {
+		out = append(out, e)
+	}
+	return out
+}

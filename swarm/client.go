@@ -38,6 +38,9 @@ type ClientOptions struct {
 	// to a peer that has every piece while other peers that are still
 	// downloading are connected (see seedCap).
 	SeedRequestCap int
+	// UploadRate and DownloadRate limit piece data in bytes per second
+	// (0: unlimited).
+	UploadRate, DownloadRate int64
 	// Storage holds the torrents' data (a *storage.Store in distswarm).
 	Storage tstorage.ClientImpl
 	// Logger receives the library's errors; nil discards them.
@@ -84,6 +87,12 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	cfg.Seed = true
 	cfg.NoUpload = o.NoUpload
 	cfg.DefaultStorage = o.Storage
+	if o.UploadRate > 0 {
+		cfg.UploadRateLimiter = byteLimiter(o.UploadRate)
+	}
+	if o.DownloadRate > 0 {
+		cfg.DownloadRateLimiter = byteLimiter(o.DownloadRate)
+	}
 	if o.SeedRequestCap > 0 {
 		newSeedCap(o.SeedRequestCap).install(&cfg.Callbacks)
 	}
@@ -125,4 +134,10 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 		return nil, fmt.Errorf("start BitTorrent client on %s: %w", addr, err)
 	}
 	return cl, nil
+}
+
+// byteLimiter allows perSecond bytes a second, in bursts of at least one
+// 16 KiB block (the library waits for a whole block's tokens at once).
+func byteLimiter(perSecond int64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), max(int(perSecond), 1<<17))
 }

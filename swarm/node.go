@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/storage/layout"
@@ -51,6 +53,9 @@ type Node struct {
 	obtains *flights
 	log     *slog.Logger
 	started time.Time
+
+	trustedMu sync.Mutex
+	trusted   map[metainfo.Hash]bool // collection Manifests in the node's authority
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -68,6 +73,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		verify:  newNodeVerifier(o.Authority),
 		stats:   newNodeStats(),
 		obtains: newFlights(),
+		trusted: map[metainfo.Hash]bool{},
 		log:     logger,
 		started: time.Now(),
 	}
@@ -304,3 +310,5 @@ func (f *flights) do(ctx context.Context, key string, fn func() (ObtainResult, e
 	close(fl.done)
 	return fl.res, false, fl.err
 }
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

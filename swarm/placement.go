@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"path"
-	"path/filepath"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -24,7 +23,7 @@ type storePlacement struct {
 
 func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (string, bool) {
 	if isCollectionManifest(f.Path) {
-		return filepath.Join(p.st.collectionsDir(), f.InfoHash.HexString()+".Manifest"), true
+		return p.st.collectionManifestPath(f.InfoHash.HexString()), true
 	}
 	name := path.Base(f.Path)
 	if layout.ValidName(name) != nil {

@@ -28,6 +28,9 @@ type SeedOptions struct {
 	// Ready, if set, is called once every torrent is added and its
 	// existing files are checked, with the client's listen port.
 	Ready func(port int)
+	// OnNode, if set, is called after Ready with the seeder's node, which
+	// lives until Seed returns (the CLI serves the control API with it).
+	OnNode func(*Node)
 	// OnLockWait, if set, is called once if another process holds the
 	// store and the seeder waits for it.
 	OnLockWait func()
@@ -63,6 +66,9 @@ func Seed(ctx context.Context, o SeedOptions) error {
 	}
 	if o.Ready != nil {
 		o.Ready(n.Port())
+	}
+	if o.OnNode != nil {
+		o.OnNode(n)
 	}
 	every := o.StatusEvery
 	if every <= 0 {

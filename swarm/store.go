@@ -93,6 +93,12 @@ func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles"
 
 func (s *Store) collectionsDir() string { return filepath.Join(s.Root, "collections") }
 
+// collectionManifestPath is where the collection Manifest of a remembered
+// torrent is kept.
+func (s *Store) collectionManifestPath(ih string) string {
+	return filepath.Join(s.collectionsDir(), ih+".Manifest")
+}
+
 // HTTPStagingDir holds HTTP downloads until they are verified.
 func (s *Store) HTTPStagingDir() string { return filepath.Join(s.Root, ".partial", "http") }
 
@@ -130,7 +136,7 @@ func (s *Store) Remember(mi *metainfo.MetaInfo, manifest []byte) error {
 		}
 	}
 	if manifest != nil {
-		mp := filepath.Join(s.collectionsDir(), ih+".Manifest")
+		mp := s.collectionManifestPath(ih)
 		if _, err := os.Stat(mp); err != nil {
 			if err := layout.WriteFileAtomic(mp, manifest); err != nil {
 				return fmt.Errorf("remember collection %s: %w", ih, err)

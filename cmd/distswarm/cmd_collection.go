@@ -17,6 +17,7 @@ func collectionCommand() *cli.Command {
 		Usage: "build collections: torrents whose file tree is a GLEP 75 distfiles mirror",
 		Subcommands: []*cli.Command{
 			collectionCreateCommand(),
+			collectionAddCommand(),
 		},
 	}
 }

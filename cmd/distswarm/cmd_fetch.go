@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,8 +13,10 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
+	"github.com/distswarm/distswarm/manifest"
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/collection"
+	"github.com/distswarm/distswarm/swarm/control"
 )
 
 // networkFlags are shared by fetch and seed.
@@ -44,6 +47,32 @@ func clientOptions(c *cli.Context) swarm.ClientOptions {
 // signalContext is cancelled by SIGINT or SIGTERM.
 func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+// openStoreFlag opens --store. The default store's error says how to
+// create it.
+func openStoreFlag(c *cli.Context) (*swarm.Store, error) {
+	open := swarm.OpenDefaultStore
+	if c.IsSet("store") {
+		open = swarm.OpenStore
+	}
+	store, err := open(c.String("store"))
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return store, nil
+}
+
+// parseRate reads a byte rate such as 0, 500000, 2MiB or 10MB.
+func parseRate(s string) (int64, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, err
+	}
+	return int64(n), nil
 }
 
 func loadCollections(paths []string) ([]*collection.Collection, error) {
@@ -106,9 +135,9 @@ Examples:
 func runFetch(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
-	store, err := openStore(c)
+	store, err := openStoreFlag(c)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	if c.String("out") != "" || c.String("uri") != "" {
 		warnPrivateStore(c, store)
@@ -133,20 +162,9 @@ func runFetch(c *cli.Context) error {
 		}
 		colls = append(colls, &collection.Collection{Torrents: []*metainfo.MetaInfo{mi}})
 	}
-	auth := swarm.NewAuthority()
-	if r := c.String("repo"); r != "" {
-		conflicts, err := auth.AddRepo(ctx, r)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		for _, cf := range conflicts {
-			fmt.Fprintf(c.App.ErrWriter, "warning: %s: Manifests disagree (%d entries); it cannot be verified\n", cf.Name, len(cf.Entries))
-		}
-	}
-	for _, m := range c.StringSlice("manifest") {
-		if err := auth.AddManifest(m); err != nil {
-			return usageErr("%v", err)
-		}
+	auth, err := buildAuthority(ctx, c)
+	if err != nil {
+		return err
 	}
 	if d := c.String("digests"); d != "" {
 		if c.NArg() != 1 {
@@ -158,12 +176,52 @@ func runFetch(c *cli.Context) error {
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
+	res, err := fetchNamed(tctx, c, store, swarm.FetchRequest{
+		Collections: colls, Authority: auth, TrustCollection: c.Bool("trust-collection"),
+		Names: c.Args().Slice(), All: c.Bool("all"),
+	})
+	if err != nil {
+		return failedErr("fetch: %v", err)
+	}
+	return reportResults(c, res)
+}
+
+// buildAuthority reads --repo and --manifest.
+func buildAuthority(ctx context.Context, c *cli.Context) (*swarm.Authority, error) {
+	auth := swarm.NewAuthority()
+	if r := c.String("repo"); r != "" {
+		conflicts, err := auth.AddRepo(ctx, r)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		for _, cf := range conflicts {
+			fmt.Fprintf(c.App.ErrWriter, "warning: %s: Manifests disagree (%d entries); it cannot be verified\n", cf.Name, len(cf.Entries))
+		}
+	}
+	for _, m := range c.StringSlice("manifest") {
+		if err := auth.AddManifest(m); err != nil {
+			return nil, usageErr("%v", err)
+		}
+	}
+	return auth, nil
+}
+
+// fetchNamed hands the request to the store's daemon when one runs, else
+// runs it on a node of its own.
+func fetchNamed(ctx context.Context, c *cli.Context, store *swarm.Store, req swarm.FetchRequest) ([]swarm.FileResult, error) {
+	cl, err := control.Dial(ctx, store.ControlSocket())
+	if err == nil {
+		fmt.Fprintf(c.App.ErrWriter, "fetching through the distswarm daemon on %s\n", store.Root)
+		return fetchViaDaemon(ctx, cl, req)
+	}
+	if !errors.Is(err, control.ErrNoDaemon) {
+		return nil, err
+	}
 	var prog *progress
-	var onProgress func(swarm.Progress)
 	if isTerminal(c.App.ErrWriter) {
 		// Progress costs a pass over every file's pieces twice a second:
 		// only worth it when there is a bar to draw.
-		onProgress = func(p swarm.Progress) {
+		req.OnProgress = func(p swarm.Progress) {
 			if prog == nil && p.Bytes > 0 {
 				prog = newProgress(c.App.ErrWriter, p.Bytes, "fetching")
 			}
@@ -172,30 +230,53 @@ func runFetch(c *cli.Context) error {
 			}
 		}
 	}
-	res, err := swarm.Fetch(tctx, swarm.FetchOptions{
-		Store:           store,
-		Collections:     colls,
-		Authority:       auth,
-		TrustCollection: c.Bool("trust-collection"),
-		Names:           c.Args().Slice(),
-		All:             c.Bool("all"),
-		Peers:           c.StringSlice("peer"),
-		Client:          clientOptions(c),
-		Logger:          logger(c),
-		OnProgress:      onProgress,
+	res, err := swarm.Fetch(ctx, swarm.FetchOptions{
+		Store: store, Collections: req.Collections, Authority: req.Authority, TrustCollection: req.TrustCollection,
+		Names: req.Names, All: req.All, Peers: c.StringSlice("peer"), Client: clientOptions(c),
+		Logger: logger(c), OnProgress: req.OnProgress, OnLockWait: lockWaitNote(c, store),
 	})
 	if prog != nil {
 		prog.finish()
 	}
+	return res, err
+}
+
+func fetchViaDaemon(ctx context.Context, cl *control.Client, req swarm.FetchRequest) ([]swarm.FileResult, error) {
+	ts, err := control.TorrentsOf(req.Collections)
 	if err != nil {
-		return failedErr("fetch: %v", err)
+		return nil, err
 	}
+	resp, err := cl.Fetch(ctx, control.FetchRequest{
+		Torrents: ts, Entries: control.EntriesOf(req.Authority, req.Names, req.All),
+		TrustCollection: req.TrustCollection, Names: req.Names, All: req.All,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.FileResult, len(resp.Results))
+	for i, r := range resp.Results {
+		out[i] = swarm.FileResult{Name: r.Name, Outcome: r.Outcome, Path: r.Path}
+		if r.Error != "" {
+			out[i].Err = errors.New(r.Error)
+		}
+	}
+	return out, nil
+}
+
+// lockWaitNote says why a command waits for the store.
+func lockWaitNote(c *cli.Context, store *swarm.Store) func() {
+	return func() {
+		fmt.Fprintf(c.App.ErrWriter, "store %s is in use by another distswarm process (no daemon answers on it); waiting for it (run 'distswarm daemon' to share the store)\n", store.Root)
+	}
+}
+
+func reportResults(c *cli.Context, res []swarm.FileResult) error {
 	failed := 0
 	var placed int64
 	for _, r := range res {
-		if r.Err != nil {
+		if !r.Outcome.OK() {
 			failed++
-			fmt.Fprintf(c.App.ErrWriter, "FAILED %v\n", r.Err)
+			fmt.Fprintf(c.App.ErrWriter, "FAILED [%s] %v\n", r.Outcome, r.Err)
 			continue
 		}
 		if st, err := os.Stat(r.Path); err == nil {
@@ -208,14 +289,6 @@ func runFetch(c *cli.Context) error {
 		return silentFailure(exitFailed)
 	}
 	return nil
-}
-
-// openStore opens --store. The default store's error says how to create it.
-func openStore(c *cli.Context) (*swarm.Store, error) {
-	if c.IsSet("store") {
-		return swarm.OpenStore(c.String("store"))
-	}
-	return swarm.OpenDefaultStore(c.String("store"))
 }
 
 // warnPrivateStore says so when Portage mode falls back to a per-user store
@@ -237,16 +310,39 @@ func runPortageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) er
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
+	src, err := portageFetch(tctx, c, store)
+	if err != nil {
+		return failedErr("fetch: %v", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%s: from %s\n", swarm.DistfileName(c.String("out")), src)
+	return nil
+}
+
+// portageFetch hands a verifiable Portage fetch to the store's daemon when
+// one runs (it places the file in the store; it is linked or copied to
+// --out here), else runs it on a node of its own.
+func portageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) (swarm.Source, error) {
+	out, digests := c.String("out"), c.String("digests")
+	if digests != "" {
+		cl, err := control.Dial(ctx, store.ControlSocket())
+		if err == nil {
+			return portageViaDaemon(ctx, c, cl)
+		}
+		if !errors.Is(err, control.ErrNoDaemon) {
+			return "", err
+		}
+	}
 	var prog *progress
-	src, err := swarm.PortageFetch(tctx, swarm.PortageFetchOptions{
+	src, err := swarm.PortageFetch(ctx, swarm.PortageFetchOptions{
 		Store:        store,
 		URI:          c.String("uri"),
-		Out:          c.String("out"),
-		Digests:      c.String("digests"),
+		Out:          out,
+		Digests:      digests,
 		Peers:        c.StringSlice("peer"),
 		Client:       clientOptions(c),
 		SwarmTimeout: c.Duration("swarm-timeout"),
 		Logger:       logger(c),
+		OnLockWait:   lockWaitNote(c, store),
 		OnHTTPProgress: func(done, total int64) {
 			if prog == nil && total > 0 {
 				prog = newProgress(c.App.ErrWriter, total, "http")
@@ -259,9 +355,22 @@ func runPortageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) er
 	if prog != nil {
 		prog.finish()
 	}
+	return src, err
+}
+
+func portageViaDaemon(ctx context.Context, c *cli.Context, cl *control.Client) (swarm.Source, error) {
+	out := c.String("out")
+	d, err := manifest.ParseDigestsArg(c.String("digests"))
 	if err != nil {
-		return failedErr("fetch: %v", err)
+		return "", usageErr("--digests: %v", err)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "%s: from %s\n", swarm.DistfileName(c.String("out")), src)
-	return nil
+	name := swarm.DistfileName(out)
+	resp, err := cl.Obtain(ctx, control.ObtainRequest{
+		Name: name, Entry: control.Entry{Name: name, Size: swarm.UnknownSize, Digests: d},
+		URIs: []string{c.String("uri")}, SwarmTimeout: c.Duration("swarm-timeout").String(), ResumeFrom: out,
+	})
+	if err != nil {
+		return "", err
+	}
+	return resp.Source, swarm.LinkOut(resp.Path, out)
 }

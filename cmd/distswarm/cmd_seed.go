@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/collection"
+	"github.com/distswarm/distswarm/swarm/control"
 )
 
 func seedCommand() *cli.Command {
@@ -50,9 +54,9 @@ func runSeed(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	defer followLiveHeap()() // memory limit just above the live heap, see memlimit.go
-	store, err := openStore(c)
+	store, err := openStoreFlag(c)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	if from := c.String("from"); from != "" {
 		// Seeding in place from a directory that is not there would seed
@@ -91,8 +95,12 @@ func runSeed(c *cli.Context) error {
 		}
 		colls = append(colls, coll)
 	}
+	if handed, err := seedViaDaemon(ctx, c, store, colls); handed || err != nil {
+		return err
+	}
 	started := time.Now()
 	releaseManifests(store, colls)
+	var ctl *control.Server
 	var lastUp int64
 	lastAt := time.Now()
 	err = swarm.Seed(ctx, swarm.SeedOptions{
@@ -105,6 +113,9 @@ func runSeed(c *cli.Context) error {
 		Ready: func(port int) {
 			fmt.Fprintf(c.App.Writer, "seeding on port %d (ready in %s)\n", port, time.Since(started).Round(time.Millisecond))
 		},
+		// While it runs, the seeder owns the store: fetches and Portage
+		// mode on the same store talk to it instead of waiting.
+		OnNode: func(n *swarm.Node) { ctl = serveControl(c, n, store) },
 		OnStatus: func(s swarm.SeedStatus) {
 			now := time.Now()
 			rate := float64(s.BytesUploaded-lastUp) / now.Sub(lastAt).Seconds()
@@ -114,10 +125,55 @@ func runSeed(c *cli.Context) error {
 				humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
 		},
 	})
+	if ctl != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = ctl.Shutdown(sctx)
+		cancel()
+	}
 	if err != nil {
 		return failedErr("seed: %v", err)
 	}
 	return nil
+}
+
+// seedViaDaemon hands the collections to the store's daemon when one runs.
+// It reports whether it did.
+func seedViaDaemon(ctx context.Context, c *cli.Context, store *swarm.Store, colls []*collection.Collection) (bool, error) {
+	cl, err := control.Dial(ctx, store.ControlSocket())
+	if errors.Is(err, control.ErrNoDaemon) {
+		return false, nil
+	}
+	if err != nil {
+		return true, failedErr("seed: %v", err)
+	}
+	ts, err := control.TorrentsOf(colls)
+	if err != nil {
+		return true, failedErr("seed: %v", err)
+	}
+	from := c.String("from")
+	if from != "" {
+		if from, err = filepath.Abs(from); err != nil {
+			return true, usageErr("seed --from: %v", err)
+		}
+	}
+	resp, err := cl.Seed(ctx, control.SeedRequest{Torrents: ts, From: from})
+	if err != nil {
+		return true, failedErr("seed: %v", err)
+	}
+	fmt.Fprintf(c.App.Writer, "seeding through the distswarm daemon on %s (port %d, %d torrent(s)); it keeps seeding after this command exits\n", store.Root, resp.Port, resp.Torrents)
+	return true, nil
+}
+
+// serveControl serves the control API on the store's socket for the life
+// of an in-process seeder; nil if the socket cannot be made.
+func serveControl(c *cli.Context, n *swarm.Node, store *swarm.Store) *control.Server {
+	ctl, err := control.Listen(n, store.ControlSocket(), control.Options{Group: -1, Logger: logger(c)})
+	if err != nil {
+		fmt.Fprintf(c.App.ErrWriter, "warning: %v: other commands on this store will wait for this seeder\n", err)
+		return nil
+	}
+	go func() { _ = ctl.Serve() }()
+	return ctl
 }
 
 // releaseManifests stores the collection Manifests and drops them from the

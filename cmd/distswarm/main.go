@@ -70,6 +70,7 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 			collectionCommand(),
 			seedCommand(),
 			fetchCommand(),
+			daemonCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {

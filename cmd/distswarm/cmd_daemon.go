@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/user"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/distswarm/distswarm/swarm"
+	"github.com/distswarm/distswarm/swarm/control"
+	"github.com/distswarm/distswarm/swarm/gateway"
+)
+
+// defaultUpstream is the mirror a gateway miss falls back to (not with --offline).
+const defaultUpstream = "https://distfiles.gentoo.org"
+
+// How often the daemon looks for collections added to STORE/collections.
+const rescanEvery = 5 * time.Second
+
+func daemonCommand() *cli.Command {
+	flags := append(networkFlags(),
+		&cli.StringFlag{Name: "gateway", Usage: "HTTP gateway and status page address (a LAN address serves other machines; 'off' disables it)", Value: "127.0.0.1:6880"},
+		&cli.StringSliceFlag{Name: "upstream", Usage: "GLEP 75 mirror for gateway misses (repeatable; default " + defaultUpstream + ", none with --offline)"},
+		&cli.StringFlag{Name: "socket-group", Usage: "group that may use the control socket besides root and this user", Value: "portage"},
+		&cli.StringFlag{Name: "repo", Usage: "ebuild repository whose Manifests the gateway verifies against (e.g. /var/db/repos/gentoo)"},
+		&cli.StringSliceFlag{Name: "manifest", Usage: "Manifest file the gateway verifies against (repeatable)"},
+		&cli.DurationFlag{Name: "swarm-timeout", Usage: "how long a gateway miss may try the swarm before the upstream mirrors", Value: 20 * time.Second},
+		&cli.StringFlag{Name: "upload-rate", Usage: "upload limit in bytes/s (e.g. 2MiB; 0 = none)", Value: "0"},
+		&cli.StringFlag{Name: "download-rate", Usage: "download limit in bytes/s (e.g. 10MiB; 0 = none)", Value: "0"},
+	)
+	for _, f := range flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "listen" {
+			sf.Value = ":6881"
+		}
+	}
+	return &cli.Command{
+		Name:  "daemon",
+		Usage: "run the node of a store: seed it, serve Portage and the LAN, until stopped",
+		Description: `Runs one long-lived node on the store:
+ - seeds every collection in STORE/collections (picked up without a restart)
+   and every verified file the store holds, on --listen (default :6881);
+ - serves a control API on STORE/.distswarm/control.sock (mode 0660, group
+   --socket-group): 'distswarm fetch', 'seed', 'collection add' and Portage
+   mode hand their work to it automatically;
+ - serves an HTTP gateway on --gateway: GET /distfiles/layout.conf and GLEP 75
+   paths, so GENTOO_MIRRORS="http://HOST:6880" works for unmodified Portage.
+   A miss is fetched from the swarm, then from --upstream, and verified
+   against --repo/--manifest and the store's collection Manifests before a
+   byte is served; the status page is at /, JSON at /api/v1/status,
+   Prometheus metrics at /metrics.
+
+When ready it prints one line on standard output:
+   ready gateway=http://ADDR bt-port=PORT control=SOCKET
+SIGTERM or SIGINT stops it gracefully (state flushed).
+
+Examples:
+   distswarm daemon --store /var/cache/distswarm --repo /var/db/repos/gentoo
+   distswarm daemon --gateway 0.0.0.0:6880 --upload-rate 5MiB`,
+		Flags:  flags,
+		Action: runDaemon,
+	}
+}
+
+// daemonConfig is what runDaemon needs from the flags.
+type daemonConfig struct {
+	gateway      string
+	upstreams    []string
+	socketGroup  int
+	swarmTimeout time.Duration
+}
+
+func daemonConfigOf(c *cli.Context) (daemonConfig, error) {
+	d := daemonConfig{gateway: c.String("gateway"), upstreams: c.StringSlice("upstream"), swarmTimeout: c.Duration("swarm-timeout"), socketGroup: -1}
+	if len(d.upstreams) == 0 && !c.Bool("offline") {
+		d.upstreams = []string{defaultUpstream}
+	}
+	if g := c.String("socket-group"); g != "" {
+		gid, err := lookupGroup(g)
+		if err != nil && c.IsSet("socket-group") {
+			return d, usageErr("daemon --socket-group %s: %v", g, err)
+		}
+		if err == nil {
+			d.socketGroup = gid
+		}
+	}
+	return d, nil
+}
+
+func lookupGroup(g string) (int, error) {
+	if gid, err := strconv.Atoi(g); err == nil {
+		return gid, nil
+	}
+	grp, err := user.LookupGroup(g)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(grp.Gid)
+}
+
+func runDaemon(c *cli.Context) error {
+	ctx, stop := signalContext(c.Context)
+	defer stop()
+	cfg, err := daemonConfigOf(c)
+	if err != nil {
+		return err
+	}
+	store, err := openStoreFlag(c)
+	if err != nil {
+		return err
+	}
+	copts, err := daemonClientOptions(c)
+	if err != nil {
+		return err
+	}
+	auth, err := buildAuthority(ctx, c)
+	if err != nil {
+		return err
+	}
+	log := daemonLogger(c)
+	node, err := swarm.OpenNode(ctx, swarm.NodeOptions{
+		Store: store, Client: copts, Peers: c.StringSlice("peer"), Authority: auth, Logger: log,
+		OnLockWait: func() {
+			fmt.Fprintf(c.App.ErrWriter, "store %s is in use by another distswarm process; waiting\n", store.Root)
+		},
+	})
+	if err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	defer node.Close()
+	if _, err := node.TrustKnownManifests(); err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	if _, err := node.SeedKnown(ctx); err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	ctl, err := control.Listen(node, store.ControlSocket(), control.Options{Group: cfg.socketGroup, Logger: log})
+	if err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	gw, gwURL, err := startGateway(cfg, node, log)
+	if err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- ctl.Serve() }()
+	if gw != nil {
+		go func() { errc <- serveHTTP(gw) }()
+	}
+	fmt.Fprintf(c.App.Writer, "ready gateway=%s bt-port=%d control=%s\n", gwURL, node.Port(), store.ControlSocket())
+	err = daemonLoop(ctx, node, log, errc)
+	shutdown(ctl, gw)
+	if err != nil {
+		return failedErr("daemon: %v", err)
+	}
+	return nil
+}
+
+// daemonLoop picks up new collections until ctx ends or a server fails.
+func daemonLoop(ctx context.Context, node *swarm.Node, log *slog.Logger, errc <-chan error) error {
+	tick := time.NewTicker(rescanEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return err
+		case <-tick.C:
+			if n, err := node.SeedKnown(ctx); err != nil {
+				log.Warn("seed new collections", "err", err)
+			} else if n > 0 {
+				log.Info("seeding new collections", "count", n)
+			}
+			if _, err := node.TrustKnownManifests(); err != nil {
+				log.Warn("collection Manifests", "err", err)
+			}
+		}
+	}
+}
+
+type gatewayServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+func startGateway(cfg daemonConfig, node *swarm.Node, log *slog.Logger) (*gatewayServer, string, error) {
+	if cfg.gateway == "" || cfg.gateway == "off" {
+		return nil, "off", nil
+	}
+	ln, err := net.Listen("tcp", cfg.gateway)
+	if err != nil {
+		return nil, "", fmt.Errorf("gateway: %w", err)
+	}
+	src := swarm.GatewaySource{Node: node, Upstreams: cfg.upstreams, SwarmTimeout: cfg.swarmTimeout}
+	srv := &http.Server{
+		Handler:           gateway.New(src, gateway.Options{Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return &gatewayServer{srv: srv, ln: ln}, "http://" + ln.Addr().String(), nil
+}
+
+func serveHTTP(g *gatewayServer) error {
+	if err := g.srv.Serve(g.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// shutdown stops the servers, giving running requests a few seconds.
+func shutdown(ctl *control.Server, gw *gatewayServer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = ctl.Shutdown(ctx)
+	if gw != nil {
+		if gw.srv.Shutdown(ctx) != nil {
+			gw.srv.Close()
+		}
+	}
+}
+
+func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
+	o := clientOptions(c)
+	var err error
+	if o.UploadRate, err = parseRate(c.String("upload-rate")); err != nil {
+		return o, usageErr("daemon --upload-rate: %v", err)
+	}
+	if o.DownloadRate, err = parseRate(c.String("download-rate")); err != nil {
+		return o, usageErr("daemon --download-rate: %v", err)
+	}
+	return o, nil
+}
+
+// daemonLogger logs the daemon's own decisions: warnings by default, more
+// with -v.
+func daemonLogger(c *cli.Context) *slog.Logger {
+	if l := logger(c); l != nil {
+		return l
+	}
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
