@@ -12,6 +12,7 @@
 #   P4  collection create vs sha512sum (mktorrent, libtorrent create_torrent for context)
 #   P5  distswarm hash vs sha512sum and b2sum
 #   P6  seeding 100,000 files: peak RSS and restart-to-seeding time
+#   G1  curl of a 1 GiB file through the HTTP gateway vs a plain Go file server
 #
 # Environment:
 #   BENCH=P1,P2   run only these (default: all)
@@ -42,5 +43,6 @@ if [ -z "${DISTSWARM_BIN:-}" ]; then
 fi
 "$go" build -o "$tools/gencorpus" ./integration/bench/gencorpus
 "$go" build -o "$tools/httpserve" ./integration/bench/httpserve
+"$go" build -o "$tools/gatewayserve" ./integration/bench/gatewayserve
 
 BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py

@@ -144,10 +144,15 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	it := commitItem{t: t, f: f, wasFinal: f.phase == PhaseFinal, size: f.size, mtime: f.mtime}
 	f.phase = PhaseVerifying
 	t.mu.Unlock()
-	handed := false
+	handed, retry := false, false
 	defer func() {
 		if !handed {
 			t.finishJob(f)
+		}
+		if retry {
+			t.mu.Lock()
+			t.enqueueLocked(f)
+			t.mu.Unlock()
 		}
 	}()
 	s := t.s
@@ -204,6 +209,7 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		t.unverified(f, ErrNoAuthority)
 		return
 	}
+	gen := s.learnGen.Load()
 	err := s.o.Verifier.Verify(t.ctx, ref, staging)
 	if t.ctx.Err() != nil {
 		return // interrupted: stays Verifying, re-queued on the next open
@@ -213,10 +219,24 @@ func (t *torrentStore) finalize(f *fileEntry) {
 		it.place = true
 		handed = true
 		s.commit.hand(it)
+	case errors.Is(err, ErrNoAuthority) && s.learnGen.Load() != gen:
+		retry = true // the authority learnt entries while this ran: ask it again
 	case errors.Is(err, ErrNoAuthority):
 		t.unverified(f, err)
 	default:
 		t.reject(f, err)
+	}
+}
+
+// retryUnverified queues again the placeable files reported Unverified (the authority may now
+// know them; see AuthorityWatcher).
+func (t *torrentStore) retryUnverified() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.files {
+		if f != nil && f.phase == PhaseUnverified && f.finalDir != "" {
+			t.enqueueLocked(f)
+		}
 	}
 }
 

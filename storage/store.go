@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -45,6 +46,16 @@ type Verifier interface {
 	// Verify returns nil if the file is good; an error wrapping ErrNoAuthority if nothing is
 	// known about it (it stays staged, reported Unverified); any other error rejects it.
 	Verify(ctx context.Context, f FileRef, stagedPath string) error
+}
+
+// AuthorityWatcher may be implemented by a Verifier whose authority learns entries while the
+// store is open (swarm trusts a collection's Manifest once the same client has fetched it). The
+// store subscribes when it opens: after learnt is called, files reported Unverified for lack of
+// authority are offered to the Verifier again. A file that is complete when its torrent opens
+// (a 0-byte file has no piece to wait for) is verified at once, usually before that Manifest is
+// in; without this it stayed Unverified until the next open. stop unsubscribes (on Close).
+type AuthorityWatcher interface {
+	WatchAuthority(learnt func()) (stop func())
 }
 
 // Options configures a Store.
@@ -96,6 +107,9 @@ type Store struct {
 
 	dirsMu sync.Mutex
 	dirs   map[string]string // interned final directories (internDir)
+
+	learnGen  atomic.Uint64 // counts AuthorityWatcher notifications
+	stopWatch func()        // unsubscribes from the Verifier's authority; nil if none
 }
 
 // internDir returns the one copy of dir the store keeps for its files' final paths.
@@ -157,6 +171,9 @@ func Open(o Options) (*Store, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.commit = newCommitter(s)
+	if w, ok := o.Verifier.(AuthorityWatcher); ok {
+		s.stopWatch = w.WatchAuthority(s.authorityLearnt)
+	}
 	for range o.Workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -176,6 +193,9 @@ func (s *Store) Close() error {
 	s.queue = nil
 	s.cond.Broadcast()
 	s.mu.Unlock()
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	s.cancel()
 	s.wg.Wait()
 	s.commit.shutdown()
@@ -302,6 +322,21 @@ func (s *Store) AddSeedRoot(dir string) error {
 		s.roots = append(s.roots, dir)
 	}
 	return nil
+}
+
+// authorityLearnt offers the files of every open torrent that are Unverified for lack of
+// authority to the Verifier again.
+func (s *Store) authorityLearnt() {
+	s.learnGen.Add(1)
+	s.mu.Lock()
+	ts := make([]*torrentStore, 0, len(s.torrents))
+	for _, t := range s.torrents {
+		ts = append(ts, t)
+	}
+	s.mu.Unlock()
+	for _, t := range ts {
+		t.retryUnverified()
+	}
 }
 
 // within reports whether p is strictly below dir (both clean and absolute).

@@ -8,6 +8,8 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 	pp "github.com/anacrolix/torrent/peer_protocol"
+
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 // defaultChunkSize is anacrolix's request size (16 KiB).
@@ -111,6 +113,10 @@ func decodeInfoHead(infoBytes []byte) (infoHead, error) {
 	var h infoHead
 	if len(infoBytes) == 0 {
 		return h, errors.New("no info dict")
+	}
+	// The decoder recurses without a depth limit: scan first.
+	if err := collection.ScanBencode(infoBytes); err != nil {
+		return h, fmt.Errorf("info dict: %w", err)
 	}
 	if err := bencode.Unmarshal(infoBytes, &h); err != nil {
 		return h, fmt.Errorf("info dict: %w", err)

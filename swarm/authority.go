@@ -25,9 +25,11 @@ const UnknownSize = -1
 // ${DIGESTS}, or (only when the user trusts it) a collection's own Manifest.
 // It is safe for concurrent use.
 type Authority struct {
-	mu      sync.RWMutex
-	entries map[string]manifest.Entry
-	sources []string
+	mu       sync.RWMutex
+	entries  map[string]manifest.Entry
+	sources  []string
+	watchers map[int]func() // called after a source was added (watch)
+	nextID   int
 }
 
 // NewAuthority returns an empty authority.
@@ -131,10 +133,35 @@ func (a *Authority) AddDigests(name, digests string) error {
 	return nil
 }
 
+// note records a source whose entries were added and tells the watchers.
 func (a *Authority) note(src string) {
 	a.mu.Lock()
 	a.sources = append(a.sources, src)
+	watchers := make([]func(), 0, len(a.watchers))
+	for _, w := range a.watchers {
+		watchers = append(watchers, w)
+	}
 	a.mu.Unlock()
+	for _, w := range watchers {
+		w()
+	}
+}
+
+// watch calls learnt after each source of entries is added, until stop.
+func (a *Authority) watch(learnt func()) (stop func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.watchers == nil {
+		a.watchers = map[int]func(){}
+	}
+	id := a.nextID
+	a.nextID++
+	a.watchers[id] = learnt
+	return func() {
+		a.mu.Lock()
+		delete(a.watchers, id)
+		a.mu.Unlock()
+	}
 }
 
 // Lookup returns the expected entry of a distfile.
@@ -186,6 +213,13 @@ func (a *Authority) VerifyFile(ctx context.Context, name, p string) error {
 // whose integrity the torrent's piece hashes already prove.
 type verifier struct {
 	auth *Authority
+}
+
+// WatchAuthority implements storage.AuthorityWatcher: a collection Manifest
+// trusted during a fetch makes the store ask again about files it could not
+// verify before (a 0-byte file is verified as soon as its torrent opens).
+func (v verifier) WatchAuthority(learnt func()) (stop func()) {
+	return v.auth.watch(learnt)
 }
 
 func (v verifier) Verify(ctx context.Context, f storage.FileRef, staged string) error {

@@ -96,3 +96,45 @@ func TestFetchTrustCollectionForeignTorrent(t *testing.T) {
 		t.Fatalf("want a no-authority error, got %+v", res)
 	}
 }
+
+// TestFetchTrustCollectionEmptyFile: a --trust-collection --all fetch of a
+// collection holding a 0-byte file places it with the others. It has no
+// piece, so the store verified it when the torrent opened, before the
+// collection Manifest was in, and the fetch waited for it until the
+// timeout (issue 12, case 8).
+func TestFetchTrustCollectionEmptyFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := corpus(t, src, []int{100, 0, 20000})
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := startSeeder(t, ctx, coll, src)
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer fcancel()
+	res, err := Fetch(fctx, FetchOptions{
+		Store: leech, Collections: []*collection.Collection{coll}, TrustCollection: true, All: true,
+		Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != len(files) {
+		t.Fatalf("%d results for %d files: %+v", len(res), len(files), res)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("%s: %v", r.Name, r.Err)
+		}
+		got, err := os.ReadFile(r.Path)
+		if err != nil || string(got) != string(files[r.Name]) {
+			t.Fatalf("%s: placed %d bytes (%v), want %d", r.Name, len(got), err, len(files[r.Name]))
+		}
+	}
+}

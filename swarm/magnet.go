@@ -46,6 +46,11 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 	case <-ctx.Done():
 		return nil, fmt.Errorf("metadata of %s: %w (%d peers connected)", m.InfoHash.HexString(), ctx.Err(), t.Stats().ActivePeers)
 	}
+	// ParseInfo scans the bencode (depth, values, file entries) before it
+	// decodes it. The library itself decodes the metadata once it has all
+	// of it, before it checks it against the infohash (anacrolix v1.61
+	// Torrent.setInfoBytesLocked), and that decode is not guarded: a peer
+	// of the swarm can still send up to 16 MiB of nested metadata there.
 	mi := t.Metainfo()
 	if _, err := collection.ParseInfo(mi.InfoBytes); err != nil {
 		return nil, fmt.Errorf("metadata of %s from peers: %w", m.InfoHash.HexString(), err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -162,14 +163,31 @@ func (s *Store) Known() ([]*metainfo.MetaInfo, error) {
 	sort.Strings(names)
 	var out []*metainfo.MetaInfo
 	for _, n := range names {
-		mi, err := metainfo.LoadFromFile(filepath.Join(s.collectionsDir(), n))
+		mi, err := loadKnownTorrent(filepath.Join(s.collectionsDir(), n))
 		if err != nil {
-			continue // a damaged entry must not block fetching
-		}
-		if _, err := collection.ParseInfo(mi.InfoBytes); err != nil {
-			continue // nor one a newer check refuses (see collection.ParseInfo)
+			continue // a damaged entry, or one a newer check refuses, must not block fetching
 		}
 		out = append(out, mi)
 	}
 	return out, nil
+}
+
+// loadKnownTorrent reads a remembered collection torrent with the checks of
+// collection.Load (bounded size, bencode scanned before it is decoded,
+// validated info).
+func loadKnownTorrent(path string) (*metainfo.MetaInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, collection.MaxTorrentSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	mi, err := collection.ParseTorrent(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return mi, nil
 }

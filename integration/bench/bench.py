@@ -17,6 +17,8 @@ goal.
       libtorrent create_torrent for context)
   P5  distswarm hash vs sha512sum and b2sum
   P6  seeding a 100,000-file collection: peak RSS and restart-to-seeding time
+  G1  curl of a 1 GiB distfile through the HTTP gateway (file already in the
+      store) vs the same file from a plain Go file server
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
@@ -46,15 +48,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DS = os.environ.get("DISTSWARM_BIN") or os.path.join(ROOT, "bin", "distswarm")
 LTPY = ["/usr/bin/python3", os.path.join(HERE, "ltbench.py")]
-TOOLS = os.environ["BENCH_TOOLS"]          # gencorpus, httpserve (built by bench.sh)
+TOOLS = os.environ["BENCH_TOOLS"]          # gencorpus, httpserve, gatewayserve (built by bench.sh)
 GEN = os.path.join(TOOLS, "gencorpus")
 HTTPSERVE = os.path.join(TOOLS, "httpserve")
+GATEWAYSERVE = os.path.join(TOOLS, "gatewayserve")
 CLK = os.sysconf("SC_CLK_TCK")
 MIB = 1 << 20
 
 SCALE = fractions.Fraction(os.environ.get("SIZE", "1") or "1")
 SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if b.strip()] or \
-    ["P1", "P2", "P3", "P4", "P5", "P6"]
+    ["P1", "P2", "P3", "P4", "P5", "P6", "G1"]
 REPS = int(os.environ.get("REPS", "3"))
 PROFILE = os.environ.get("PROFILE", "")
 BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
@@ -677,9 +680,71 @@ def bench_p6():
     rmtree(store)
 
 
+# ---------------------------------------------------------------- G1
+
+G1_NAME = "g1-big-1.0.tar.xz"
+
+
+def curl_once(tag, url, size, server):
+    """One curl of url to /dev/null; returns wall, cpu (curl + server)."""
+    cpu0, t0 = server.cpu_now(), time.monotonic()
+    cu = run("curl-" + tag, ["curl", "-s", "-S", "-f", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url])
+    wall = time.monotonic() - t0
+    cpu = cu.cpu_total + server.cpu_now() - cpu0
+    got = cu.text().split()
+    if got != ["200", str(size)]:
+        raise RuntimeError("curl %s: %s, want 200 and %d bytes" % (url, got, size))
+    return wall, cpu
+
+
+def best_curls(contenders, size):
+    """Best of REPS curls per (tag, url, server), taken in turns so that a
+    load change on the machine hits both sides alike."""
+    best = {}
+    for _ in range(REPS):
+        for tag, url, server in contenders:
+            w, c = curl_once(tag, url, size, server)
+            if tag not in best or w < best[tag][0]:
+                best[tag] = (w, c)
+    return [best[tag] for tag, _, _ in contenders]
+
+
+def bench_g1():
+    """The gateway serving a distfile already in the store, against Go's
+    http.FileServer on the same file. Both use sendfile; the gateway adds
+    path validation, the backend lookup and byte counting."""
+    store = os.path.join(WORK, "g1-store")
+    dist = os.path.join(store, "distfiles")
+    os.makedirs(dist)
+    with open(os.path.join(dist, "layout.conf"), "w") as f:
+        f.write("[structure]\n0=filename-hash BLAKE2B 8\n")
+    gw = Proc("g1-gateway", [GATEWAYSERVE, "-store", store, "-name", G1_NAME])
+    m = gw.wait_for(r"listening on (\d+) path (\S+)")
+    gw_url = "http://127.0.0.1:%s%s" % (m.group(1), m.group(2))
+    rel = m.group(2)[len("/distfiles/"):]
+    path = os.path.join(dist, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    run("gencorpus", [GEN, "-mode", "single", "-bytes", str(scaled(1 << 30)), "-seed", "7", "-out", path])
+    size = os.path.getsize(path)
+    fs = Proc("g1-fileserver", [HTTPSERVE, "-dir", dist])
+    fs_url = "http://127.0.0.1:%s/%s" % (fs.wait_for(r"listening on (\d+)").group(1), rel)
+    log("G1: curl of one %.0f MiB file, best of %d" % (size / MIB, REPS))
+    warm(path)
+    curl_once("g1-warmup", gw_url, size, gw)
+    (fw, fc), (gw_wall, gw_cpu) = best_curls([("g1-fileserver", fs_url, fs), ("g1-gateway", gw_url, gw)], size)
+    fs.stop()
+    gw.stop()
+    row("G1 Go http.FileServer -> curl (reference)", fw, fc, "%.0f MiB/s" % (size / MIB / fw))
+    r = fw / gw_wall
+    row("G1 distswarm gateway -> curl (file in the store)", gw_wall, gw_cpu,
+        "%.2fx file server speed, %.0f MiB/s" % (r, size / MIB / gw_wall), ">= 0.9x", judge(r, 0.9, True))
+    rmtree(store)
+
+
 # ---------------------------------------------------------------- main
 
-BENCHES = {"P1": bench_p1, "P2": bench_p2, "P3": bench_p3, "P4": bench_p4, "P5": bench_p5, "P6": bench_p6}
+BENCHES = {"P1": bench_p1, "P2": bench_p2, "P3": bench_p3, "P4": bench_p4, "P5": bench_p5, "P6": bench_p6,
+           "G1": bench_g1}
 
 
 def machine():

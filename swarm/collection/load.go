@@ -277,6 +277,9 @@ func loadManifest(mi *metainfo.MetaInfo, open func() (io.ReadCloser, error)) ([]
 
 // parseTorrent decodes a .torrent and validates its info dict.
 func parseTorrent(data []byte) (*metainfo.MetaInfo, error) {
+	if err := ScanBencode(data); err != nil {
+		return nil, fmt.Errorf("torrent: %w", err)
+	}
 	var mi metainfo.MetaInfo
 	d := bencode.NewDecoder(bytes.NewReader(data))
 	d.MaxStrLen = MaxTorrentSize
@@ -295,12 +298,27 @@ func parseTorrent(data []byte) (*metainfo.MetaInfo, error) {
 	return &mi, nil
 }
 
+// ParseTorrent decodes a .torrent (at most MaxTorrentSize bytes) and
+// validates it as Load does, without looking for a Manifest sidecar.
+func ParseTorrent(data []byte) (*metainfo.MetaInfo, error) {
+	if len(data) > MaxTorrentSize {
+		return nil, fmt.Errorf("torrent: larger than %d bytes", MaxTorrentSize)
+	}
+	return parseTorrent(data)
+}
+
 // ParseInfo decodes and validates a bencoded info dict, from a .torrent
 // (Load) or from peers (the metadata of a magnet, BEP 9): both must pass
-// the same checks before any of their names is used.
+// the same checks before any of their names is used. The bencode is
+// scanned first (ScanBencode's bounds, at most MaxFileEntries file
+// entries, MaxPathBytes of paths), so that hostile input fails fast
+// without reaching the recursive decoder or allocating per file.
 func ParseInfo(infoBytes []byte) (*metainfo.Info, error) {
 	if len(infoBytes) > MaxTorrentSize {
 		return nil, fmt.Errorf("torrent info: larger than %d bytes", MaxTorrentSize)
+	}
+	if _, err := checkInfoShape(infoBytes); err != nil {
+		return nil, fmt.Errorf("torrent info: %w", err)
 	}
 	var info metainfo.Info
 	d := bencode.NewDecoder(bytes.NewReader(infoBytes))
