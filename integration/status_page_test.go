@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,78 +9,15 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/distswarm/distswarm/internal/chromium"
 	"github.com/distswarm/distswarm/swarm"
 )
-
-// daemonReady is the daemon's one line on stdout when it serves.
-var daemonReady = regexp.MustCompile(`^ready gateway=(\S+) bt-port=(\d+) control=(\S+)`)
-
-// Daemon is a running `distswarm daemon`.
-type Daemon struct {
-	Gateway string // http://127.0.0.1:PORT
-	BTPort  int
-	cmd     *exec.Cmd
-	mu      sync.Mutex
-	stderr  bytes.Buffer
-	done    chan struct{}
-}
-
-// Stderr returns what the daemon logged so far.
-func (d *Daemon) Stderr() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stderr.String()
-}
-
-// StartDaemon starts `distswarm daemon ARGS...` on loopback (free ports for
-// BitTorrent and the gateway, offline) and waits for its ready line. It is
-// stopped (SIGTERM, then killed) when the test ends.
-func StartDaemon(t testing.TB, args ...string) *Daemon {
-	t.Helper()
-	all := append([]string{"daemon", "--gateway", "127.0.0.1:0"}, Loopback...)
-	cmd := exec.Command(binary, append(all, args...)...)
-	d := &Daemon{cmd: cmd, done: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &d.mu, w: &d.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopProcess(cmd.Process, d.done) })
-	readyc := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := daemonReady.FindStringSubmatch(sc.Text()); m != nil {
-				readyc <- m
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(d.done) }()
-	select {
-	case m := <-readyc:
-		d.Gateway = m[1]
-		d.BTPort, _ = strconv.Atoi(m[2])
-	case <-d.done:
-		t.Fatalf("daemon exited before it was ready:\n%s", d.Stderr())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("daemon not ready within 90s:\n%s", d.Stderr())
-	}
-	return d
-}
 
 // Status reads /api/v1/status.
 func (d *Daemon) Status(t testing.TB) swarm.NodeStatus {
@@ -122,7 +58,7 @@ func TestStatusPageInChromiumDuringAFetch(t *testing.T) {
 		t.Fatalf("collection add: %d %s", r.Code, r.Stderr)
 	}
 	mf := WriteManifest(t, dir, files)
-	d := StartDaemon(t, "--store", store, "--peer", seeder.Addr(), "--manifest", mf, "--download-rate", "4MiB")
+	d := StartDaemon(t, store, "--peer", seeder.Addr(), "--manifest", mf, "--download-rate", "4MiB")
 
 	fetched := make(chan error, 1)
 	go func() { fetched <- getAndCompare(d.Gateway+"/distfiles/"+relPath(store, big.Name), big.Data) }()
