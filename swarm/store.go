@@ -29,16 +29,38 @@ type Store struct {
 	conf *layout.Config
 }
 
-// DefaultStoreDir is /var/cache/distswarm for root, else the user's cache
+// SystemStoreDir is the machine-wide store: the one root, the portage user
+// and the daemon share.
+const SystemStoreDir = "/var/cache/distswarm"
+
+// DefaultStoreDir is the store used when none is given (see defaultStoreDir).
+func DefaultStoreDir() string { return defaultStoreDir(SystemStoreDir, os.Geteuid()) }
+
+// defaultStoreDir is system whenever it is a directory the caller can
+// write to, whatever the uid and HOME: Portage's FEATURES=userfetch runs
+// FETCHCOMMAND as the portage user with HOME set to a per-package
+// temporary directory, so a store under HOME would be thrown away with it.
+// Otherwise it is system for root (which creates it), else the user's cache
 // directory ($XDG_CACHE_HOME/distswarm or ~/.cache/distswarm).
-func DefaultStoreDir() string {
-	if os.Geteuid() == 0 {
-		return "/var/cache/distswarm"
+func defaultStoreDir(system string, euid int) string {
+	if euid == 0 || writableDir(system) {
+		return system
 	}
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "distswarm")
 	}
 	return filepath.Join(os.TempDir(), "distswarm")
+}
+
+// OpenDefaultStore is OpenStore for a store nobody chose (no --store):
+// when it cannot be created, the error says how to provide one.
+func OpenDefaultStore(root string) (*Store, error) {
+	s, err := OpenStore(root)
+	if err != nil {
+		return nil, fmt.Errorf("%w (create %s writable by the portage group: "+
+			"install -d -o portage -g portage -m 0775 %s; or pass --store DIR)", err, SystemStoreDir, SystemStoreDir)
+	}
+	return s, nil
 }
 
 // OpenStore creates the store layout under root if needed. A new store's

@@ -49,9 +49,14 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 }
 
-// openStoreFlag opens --store.
+// openStoreFlag opens --store. The default store's error says how to
+// create it.
 func openStoreFlag(c *cli.Context) (*swarm.Store, error) {
-	store, err := swarm.OpenStore(c.String("store"))
+	open := swarm.OpenDefaultStore
+	if c.IsSet("store") {
+		open = swarm.OpenStore
+	}
+	store, err := open(c.String("store"))
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
@@ -135,6 +140,7 @@ func runFetch(c *cli.Context) error {
 		return err
 	}
 	if c.String("out") != "" || c.String("uri") != "" {
+		warnPrivateStore(c, store)
 		return runPortageFetch(ctx, c, store)
 	}
 	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" {
@@ -283,6 +289,19 @@ func reportResults(c *cli.Context, res []swarm.FileResult) error {
 		return silentFailure(exitFailed)
 	}
 	return nil
+}
+
+// warnPrivateStore says so when Portage mode falls back to a per-user store
+// because the system store is missing or not writable: under
+// FEATURES=userfetch that store sits in a per-package HOME that Portage
+// removes, so nothing fetched would be kept or seeded.
+func warnPrivateStore(c *cli.Context, store *swarm.Store) {
+	if c.IsSet("store") || store.Root == swarm.SystemStoreDir {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "distswarm: %s is missing or not writable (uid %d), using %s; "+
+		"create it writable by the portage group (install -d -o portage -g portage -m 0775 %s) or pass --store\n",
+		swarm.SystemStoreDir, os.Getuid(), store.Root, swarm.SystemStoreDir)
 }
 
 func runPortageFetch(ctx context.Context, c *cli.Context, store *swarm.Store) error {

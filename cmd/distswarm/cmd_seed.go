@@ -54,9 +54,9 @@ func runSeed(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
 	defer followLiveHeap()() // memory limit just above the live heap, see memlimit.go
-	store, err := swarm.OpenStore(c.String("store"))
+	store, err := openStoreFlag(c)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	if from := c.String("from"); from != "" {
 		// Seeding in place from a directory that is not there would seed
