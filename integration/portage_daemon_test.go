@@ -107,14 +107,19 @@ func TestPortageFetchCommandThroughDaemon(t *testing.T) {
 	s := newPortageSetup(t, 3, 3, 82)
 	store := s.p.NewStore("store")
 	s.startDaemon(t, store)
-	s.p.WriteMakeConf(ReadmeMakeConf(t, store)...)
+	mirror := EmptyMirror(t, filepath.Join(s.p.Root, "mirror"))
+	s.p.WriteMakeConf(ReadmeMakeConf(t, store, mirror.URL)...)
 
 	r := s.emergeFetchOnly(t)
 	s.p.CheckDistDir(s.files)
 	CheckPlaced(t, store, s.files)
+	checkMirrorTried(t, r.Output, mirror, s.files)
 	for _, f := range s.files {
 		if !strings.Contains(r.Output, f.Name+": from swarm") {
 			t.Errorf("%s did not come from the swarm:\n%s", f.Name, r.Output)
+		}
+		if n := countRequests(mirror.Requests(), f.Name); n > 0 {
+			t.Errorf("the mirror got %d request(s) for %s; the swarm has it", n, f.Name)
 		}
 	}
 	s.checkNoOriginRequests(t, s.files)
@@ -218,7 +223,7 @@ func TestPortageParallelJobs(t *testing.T) {
 	}
 	t.Run("in-process", func(t *testing.T) {
 		store := s.p.NewStore("store-solo")
-		s.p.WriteMakeConf(ReadmeMakeConf(t, store)...)
+		s.p.WriteMakeConf(ReadmeMakeConf(t, store, "")...)
 		s.markOrigin()
 		s.emergeConcurrently(t, 4)
 		check(t, store)
@@ -232,7 +237,8 @@ func TestPortageParallelJobs(t *testing.T) {
 		s.p.ClearDistDir()
 		store := s.p.NewStore("store-daemon")
 		s.startDaemon(t, store)
-		s.p.WriteMakeConf(ReadmeMakeConf(t, store)...)
+		mirror := EmptyMirror(t, filepath.Join(s.p.Root, "mirror"))
+		s.p.WriteMakeConf(ReadmeMakeConf(t, store, mirror.URL)...)
 		s.markOrigin()
 		s.emergeConcurrently(t, 4)
 		check(t, store)
