@@ -3,6 +3,7 @@ module github.com/distswarm/distswarm
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	github.com/anacrolix/dht/v2 v2.23.0
 	github.com/anacrolix/generics v0.1.1-0.20251125230353-15d98d46693b
 	github.com/anacrolix/log v0.17.1-0.20251118025802-918f1157b7bb
@@ -104,6 +105,7 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.10 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/blake3 v1.1.6 // indirect
 	modernc.org/libc v1.22.3 // indirect
 	modernc.org/mathutil v1.5.0 // indirect

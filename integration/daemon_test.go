@@ -74,10 +74,21 @@ func TestDaemonSharesTheStore(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// A process that starts after the first download finished finds the
+	// file in the store; at least one got it from the swarm.
+	fromSwarm := 0
 	for i, r := range results {
-		if r.Code != 0 || !strings.Contains(r.Stderr, "from swarm") {
-			t.Errorf("portage fetch %d: code %d, want the file from the swarm:\n%s", i, r.Code, r.Stderr)
+		switch {
+		case r.Code != 0:
+			t.Errorf("portage fetch %d: code %d:\n%s", i, r.Code, r.Stderr)
+		case strings.Contains(r.Stderr, "from swarm"):
+			fromSwarm++
+		case !strings.Contains(r.Stderr, "from store"):
+			t.Errorf("portage fetch %d: want the file from the swarm or the store:\n%s", i, r.Stderr)
 		}
+	}
+	if fromSwarm == 0 {
+		t.Errorf("no Portage fetch got the file from the swarm")
 	}
 	if reqs := s.http.RequestsFor(f.Name); len(reqs) != 0 {
 		t.Errorf("HTTP origin asked for %s %d times; the swarm had it", f.Name, len(reqs))

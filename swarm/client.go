@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/anacrolix/dht/v2"
-	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	tstorage "github.com/anacrolix/torrent/storage"
 	"golang.org/x/time/rate"
@@ -124,11 +123,9 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The library's old-style logger writes to the same slog handler, which
+	// filters by level (cmd/distswarm: -v, -vv, --log-level).
 	cfg.Slogger = logger
-	cfg.Logger = alog.NewLogger().WithFilterLevel(alog.Error)
-	if o.Logger == nil {
-		cfg.Logger = alog.NewLogger().WithFilterLevel(alog.Disabled)
-	}
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start BitTorrent client on %s: %w", addr, err)

@@ -123,7 +123,7 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := daemonLogger(c)
+	log := logger(c)
 	node, err := swarm.OpenNode(ctx, swarm.NodeOptions{
 		Store: store, Client: copts, Peers: c.StringSlice("peer"), Authority: auth, Logger: log,
 		OnLockWait: func() {
@@ -239,11 +239,3 @@ func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
 	return o, nil
 }
 
-// daemonLogger logs the daemon's own decisions: warnings by default, more
-// with -v.
-func daemonLogger(c *cli.Context) *slog.Logger {
-	if l := logger(c); l != nil {
-		return l
-	}
-	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}

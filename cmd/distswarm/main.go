@@ -50,19 +50,36 @@ func silentFailure(code int) error {
 	return &exitError{code: code, err: nil}
 }
 
+// newApp assembles the CLI. Every command that runs something gets the
+// logging flags (log.go) and reads the config file (config.go).
 func newApp(stdout, stderr io.Writer) *cli.App {
+	return buildApp(stdout, stderr, defaultConfigPath)
+}
+
+// buildApp is newApp with the config file read when no --config is given
+// (tests point it at a file of their own).
+func buildApp(stdout, stderr io.Writer, defaultConfig string) *cli.App {
 	app := &cli.App{
-		Name:  "distswarm",
-		Usage: "fetch and seed Gentoo distfiles and binpkgs over BitTorrent, verified against Manifests",
+		Name:    "distswarm",
+		Usage:   "fetch and seed Gentoo distfiles and binpkgs over BitTorrent, verified against Manifests",
+		Version: buildVersion(),
 		Description: `distswarm moves Gentoo distfiles between machines over BitTorrent. Files are
 verified against the authority you choose (your repository's Manifests, Portage's
 ${DIGESTS}, or a Manifest file) and placed in a GLEP 75 store that doubles as a
 Portage filesystem mirror.
 
+Every flag can also be set in the environment (DISTSWARM_SWARM_TIMEOUT=2m
+for --swarm-timeout) or in the config file (--config, default
+` + defaultConfigPath + ` when it exists): command line, then environment, then file,
+then the default.
+
 Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		HideHelpCommand:        true,
+		HideVersion:            true, // ours has no -v: that is --verbose in every command
+		UseShortOptionHandling: true, // -vv
+		Flags:                  []cli.Flag{configFlag(), versionFlag()},
 		Commands: []*cli.Command{
 			manifestCommand(),
 			layoutCommand(),
@@ -72,17 +89,37 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 			fetchCommand(),
 			daemonCommand(),
 		},
+		Action:         runRoot,
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped in run
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
 			return &exitError{code: exitUsage, err: err}
 		},
 	}
+	installLogFlags(app.Commands)
+	installConfig(app.Commands, defaultConfig)
+	app.Commands = append(app.Commands, manCommand(), sampleConfigCommand())
 	return app
+}
+
+// runRoot runs when no command is named: --version, or the help.
+func runRoot(c *cli.Context) error {
+	if c.Bool(versionFlagName) {
+		fmt.Fprintf(c.App.Writer, "%s %s\n", c.App.Name, c.App.Version)
+		return nil
+	}
+	if c.NArg() > 0 {
+		return usageErr("unknown command %q (distswarm --help lists them)", c.Args().First())
+	}
+	return cli.ShowAppHelp(c)
 }
 
 // run executes the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
+	return runApp(newApp(stdout, stderr), args, stderr)
+}
+
+// runApp runs app with args and maps its error to an exit code.
+func runApp(app *cli.App, args []string, stderr io.Writer) int {
 	err := app.Run(args)
 	if err == nil {
 		return exitOK
