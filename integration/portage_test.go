@@ -12,10 +12,11 @@ import (
 // ReadmeMakeConf returns the make.conf lines of the README's Portage
 // section, made fit for a test: the built binary instead of
 // /usr/bin/distswarm, --offline (never the public DHT), store instead of
-// /var/cache/distswarm (DISTSWARM_STORE too, as the default store), and no
-// public mirror. It fails the test when the README no longer has what it
-// replaces, so the lines tested are the README's.
-func ReadmeMakeConf(t testing.TB, store string) []string {
+// /var/cache/distswarm (DISTSWARM_STORE too, as the default store), and
+// mirror (none if "") instead of the public one. It fails the test when
+// the README no longer has what it replaces, so the lines tested are the
+// README's.
+func ReadmeMakeConf(t testing.TB, store, mirror string) []string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	readme, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(self)), "README.md"))
@@ -30,7 +31,7 @@ func ReadmeMakeConf(t testing.TB, store string) []string {
 	for _, r := range []struct{ old, new string }{
 		{"/usr/bin/distswarm fetch ", binary + " fetch --offline "},
 		{"/var/cache/distswarm", store},
-		{" https://distfiles.gentoo.org", ""},
+		{" https://distfiles.gentoo.org", strings.TrimSuffix(" "+mirror, " ")},
 	} {
 		if !strings.Contains(text, r.old) {
 			t.Fatalf("README's make.conf no longer has %q; update ReadmeMakeConf:\n%s", r.old, text)
@@ -38,6 +39,38 @@ func ReadmeMakeConf(t testing.TB, store string) []string {
 		text = strings.ReplaceAll(text, r.old, r.new)
 	}
 	return append(strings.Split(text, "\n"), "DISTSWARM_STORE=\""+store+"\"")
+}
+
+// EmptyMirror serves a GLEP 75 mirror that has nothing but
+// distfiles/layout.conf: Portage asks it for layout.conf (through
+// FETCHCOMMAND, with empty ${DIGESTS}) and then for each distfile before
+// SRC_URI, as it asks distfiles.gentoo.org on Gentoo.
+func EmptyMirror(t testing.TB, dir string) *HTTPLog {
+	t.Helper()
+	conf := filepath.Join(dir, "distfiles", "layout.conf")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("[structure]\n0=filename-hash BLAKE2B 8\n1=flat\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ServeDir(t, dir)
+}
+
+// checkMirrorTried asserts Portage read the mirror's layout.conf (through
+// FETCHCOMMAND, with empty ${DIGESTS}) and so tried each file at its
+// GLEP 75 path on the mirror.
+func checkMirrorTried(t testing.TB, output string, mirror *HTTPLog, files []File) {
+	t.Helper()
+	if countRequests(mirror.Requests(), "layout.conf") == 0 {
+		t.Errorf("Portage never asked the mirror for layout.conf")
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel("/s", GLEP75Path("/s", f.Name))
+		if u := mirror.URL + "/" + filepath.ToSlash(rel); !strings.Contains(output, ">>> Downloading '"+u+"'") {
+			t.Errorf("Portage did not try %s:\n%s", u, output)
+		}
+	}
 }
 
 // readmeBlockAfter returns the lines that follow the line equal to marker,
@@ -73,7 +106,8 @@ func TestPortageFetchCommandHTTP(t *testing.T) {
 	origin := ServeDir(t, www)
 	p.AddEbuilds(origin.URL, ebuilds...)
 	store := p.NewStore("store")
-	p.WriteMakeConf(ReadmeMakeConf(t, store)...)
+	mirror := EmptyMirror(t, filepath.Join(p.Root, "mirror"))
+	p.WriteMakeConf(ReadmeMakeConf(t, store, mirror.URL)...)
 	fetchonly := append([]string{"--fetchonly"}, Atoms(ebuilds)...)
 
 	seen := len(origin.Requests())
@@ -83,6 +117,7 @@ func TestPortageFetchCommandHTTP(t *testing.T) {
 	}
 	p.CheckDistDir(files)
 	CheckPlaced(t, store, files)
+	checkMirrorTried(t, r.Output, mirror, files)
 	for _, f := range files {
 		CheckOwner(t, GLEP75Path(store, f.Name), p.UID)
 		if n := countRequests(origin.Requests()[seen:], f.Name); n == 0 {
