@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"sync"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -206,27 +205,6 @@ func (a *Authority) VerifyFile(ctx context.Context, name, p string) error {
 	}
 	_, err := manifest.VerifyFile(ctx, p, want)
 	return err
-}
-
-// verifier is the storage.Verifier of a fetch or seed: distfiles are
-// checked against the authority; a collection's own Manifest is metadata
-// whose integrity the torrent's piece hashes already prove.
-type verifier struct {
-	auth *Authority
-}
-
-// WatchAuthority implements storage.AuthorityWatcher: a collection Manifest
-// trusted during a fetch makes the store ask again about files it could not
-// verify before (a 0-byte file is verified as soon as its torrent opens).
-func (v verifier) WatchAuthority(learnt func()) (stop func()) {
-	return v.auth.watch(learnt)
-}
-
-func (v verifier) Verify(ctx context.Context, f storage.FileRef, staged string) error {
-	if isCollectionManifest(f.Path) {
-		return nil
-	}
-	return v.auth.VerifyFile(ctx, path.Base(f.Path), staged)
 }
 
 // isCollectionManifest reports whether a torrent-internal path is the

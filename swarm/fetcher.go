@@ -117,7 +117,7 @@ func (n *Node) fetchPrepared(ctx context.Context, req FetchRequest, wants []*wan
 }
 
 func (r *fetchRun) run(ctx context.Context) error {
-	q, unsubscribe := r.n.Subscribe()
+	q, unsubscribe := r.n.subscribe()
 	defer unsubscribe()
 	release := r.n.verify.claim(r.req.Authority, r.pendingNames())
 	defer release()

@@ -174,12 +174,11 @@ func (n *Node) AddSeedRoot(dir string) error {
 	return n.st.AddSeedRoot(abs)
 }
 
-// Subscribe returns a queue of every file event of the node, until cancel
+// subscribe returns a queue of every file event of the node, until cancel
 // is called.
-func (n *Node) Subscribe() (*eventQueue, func()) { return n.bus.subscribe() }
+func (n *Node) subscribe() (*eventQueue, func()) { return n.bus.subscribe() }
 
 func (n *Node) onStorageEvent(ev storage.Event) {
-	n.stats.onEvent(ev)
 	n.bus.publish(ev)
 }
 

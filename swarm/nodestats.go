@@ -35,8 +35,6 @@ type rateSample struct {
 
 func newNodeStats() *nodeStats { return &nodeStats{} }
 
-func (s *nodeStats) onEvent(storage.Event) {}
-
 func (s *nodeStats) record(r FetchRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -66,6 +66,14 @@ func (v *nodeVerifier) authoritiesFor(name string) []*Authority {
 	return out
 }
 
+// WatchAuthority implements storage.AuthorityWatcher: when the node's own
+// authority learns entries (the daemon trusts a collection added later), the
+// store verifies again the files it could not verify before. Requests bring
+// their authorities through claim and storage.Store.Retry instead.
+func (v *nodeVerifier) WatchAuthority(learnt func()) (stop func()) {
+	return v.base.watch(learnt)
+}
+
 func (v *nodeVerifier) Verify(ctx context.Context, f storage.FileRef, staged string) error {
 	if isCollectionManifest(f.Path) {
 		// Metadata whose integrity the torrent's piece hashes prove.

@@ -238,4 +238,3 @@ func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
 	}
 	return o, nil
 }
-
