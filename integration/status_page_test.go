@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,12 +9,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,68 +19,8 @@ import (
 	"github.com/distswarm/distswarm/swarm"
 )
 
-// daemonReady is the daemon's one line on stdout when it serves.
-var daemonReady = regexp.MustCompile(`^ready gateway=(\S+) bt-port=(\d+) control=(\S+)`)
-
-// Daemon is a running `distswarm daemon`.
-type Daemon struct {
-	Gateway string // http://127.0.0.1:PORT
-	BTPort  int
-	cmd     *exec.Cmd
-	mu      sync.Mutex
-	stderr  bytes.Buffer
-	done    chan struct{}
-}
-
-// Stderr returns what the daemon logged so far.
-func (d *Daemon) Stderr() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stderr.String()
-}
-
-// StartDaemon starts `distswarm daemon ARGS...` on loopback (free ports for
-// BitTorrent and the gateway, offline) and waits for its ready line. It is
-// stopped (SIGTERM, then killed) when the test ends.
-func StartDaemon(t testing.TB, args ...string) *Daemon {
-	t.Helper()
-	all := append([]string{"daemon", "--gateway", "127.0.0.1:0"}, Loopback...)
-	cmd := exec.Command(binary, append(all, args...)...)
-	d := &Daemon{cmd: cmd, done: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &lockedWriter{mu: &d.mu, w: &d.stderr}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopProcess(cmd.Process, d.done) })
-	readyc := make(chan []string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := daemonReady.FindStringSubmatch(sc.Text()); m != nil {
-				readyc <- m
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	go func() { cmd.Wait(); close(d.done) }()
-	select {
-	case m := <-readyc:
-		d.Gateway = m[1]
-		d.BTPort, _ = strconv.Atoi(m[2])
-	case <-d.done:
-		t.Fatalf("daemon exited before it was ready:\n%s", d.Stderr())
-	case <-time.After(90 * time.Second):
-		t.Fatalf("daemon not ready within 90s:\n%s", d.Stderr())
-	}
-	return d
-}
-
-// Status reads /api/v1/status.
-func (d *Daemon) Status(t testing.TB) swarm.NodeStatus {
+// nodeStatus reads the daemon's /api/v1/status.
+func nodeStatus(t testing.TB, d *Daemon) swarm.NodeStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -122,10 +58,10 @@ func TestStatusPageInChromiumDuringAFetch(t *testing.T) {
 		t.Fatalf("collection add: %d %s", r.Code, r.Stderr)
 	}
 	mf := WriteManifest(t, dir, files)
-	d := StartDaemon(t, "--store", store, "--peer", seeder.Addr(), "--manifest", mf, "--download-rate", "4MiB")
+	d := StartDaemon(t, store, "--peer", seeder.Addr(), "--manifest", mf, "--download-rate", "4MiB")
 
 	fetched := make(chan error, 1)
-	go func() { fetched <- getAndCompare(d.Gateway+"/distfiles/"+relPath(store, big.Name), big.Data) }()
+	go func() { fetched <- getAndCompare(d.GatewayPath(big.Name), big.Data) }()
 	s := waitForPeerBytes(t, d, fetched)
 	t.Logf("fetch under way: %d peers, %d bytes from peers", s.Peers, s.Totals.FromPeers)
 
@@ -141,13 +77,6 @@ func TestStatusPageInChromiumDuringAFetch(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("gateway download did not finish in 3 min\ndaemon log:\n%s", d.Stderr())
 	}
-}
-
-// relPath is the URL path of a distfile under /distfiles/ in the default
-// layout (GLEP75Path computes it independently of distswarm).
-func relPath(store, name string) string {
-	rel, _ := filepath.Rel(filepath.Join(store, "distfiles"), GLEP75Path(store, name))
-	return filepath.ToSlash(rel)
 }
 
 func getAndCompare(url string, want []byte) error {
@@ -175,7 +104,7 @@ func waitForPeerBytes(t *testing.T, d *Daemon, fetched chan error) swarm.NodeSta
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		s := d.Status(t)
+		s := nodeStatus(t, d)
 		if s.Peers >= 1 && s.Totals.FromPeers > 0 {
 			return s
 		}
@@ -185,7 +114,7 @@ func waitForPeerBytes(t *testing.T, d *Daemon, fetched chan error) swarm.NodeSta
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	t.Fatalf("no peer and no bytes from peers within 2 min: %+v\ndaemon log:\n%s", d.Status(t), d.Stderr())
+	t.Fatalf("no peer and no bytes from peers within 2 min: %+v\ndaemon log:\n%s", nodeStatus(t, d), d.Stderr())
 	return swarm.NodeStatus{}
 }
 
