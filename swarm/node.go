@@ -56,6 +56,10 @@ type Node struct {
 
 	trustedMu sync.Mutex
 	trusted   map[metainfo.Hash]bool // collection Manifests in the node's authority
+
+	// verified remembers store copies already verified (the gateway
+	// serves the same files over and over).
+	verified *verifiedCopies
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -77,6 +81,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		log:     logger,
 		started: time.Now(),
 	}
+	n.verified = newVerifiedCopies()
 	var seedDirs []string
 	for _, d := range o.SeedFrom {
 		abs, err := n.roots.add(d)
