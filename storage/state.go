@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -95,13 +96,15 @@ func (s *stateDB) wrote() {
 	}
 }
 
-func openStateDB(path string) (*stateDB, error) {
+// openStateDB opens (creating if needed) the state db at path; a damaged one is moved aside
+// with a warning to log (see openStateFile).
+func openStateDB(path string, log *slog.Logger) (*stateDB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("state db dir: %w", err)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := openStateFile(path, log)
 	if err != nil {
-		return nil, fmt.Errorf("open state db %s: %w", path, err)
+		return nil, err
 	}
 	// Piece bits are committed without fsync: an fsync per verified piece
 	// costs ~10 ms and made the initial check of a store crawl (~100
