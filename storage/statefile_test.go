@@ -98,18 +98,7 @@ func TestCutShortStateDBMovedAside(t *testing.T) {
 // A real full filesystem: creating the state db fails with ENOSPC and leaves no file behind;
 // once space is freed, the store opens. Needs root (a tmpfs mount).
 func TestStateDBOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", mnt, err, out)
-		}
-	})
+	mnt := mountTmpfs(t, "256k")
 	dir := filepath.Join(mnt, "store")
 	if err := os.MkdirAll(filepath.Join(dir, ".distswarm"), 0o755); err != nil {
 		t.Fatal(err)
