@@ -253,6 +253,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 			return err
 		}
 		w.cur = &c
+		nt.resumeAfterWriteError()
 		key := fileKey{c.ih, c.index}
 		s := r.n.st.State(key.ih, key.index)
 		switch s.Phase {
@@ -281,7 +282,11 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 }
 
 // handle applies one storage event to the request.
-func (r *fetchRun) handle(ctx context.Context, ev storage.Event) error {
+func (r *fetchRun) handle(ctx context.Context, ev nodeEvent) error {
+	if ev.writeErr != nil {
+		r.writeFailed(ev.File.InfoHash, ev.writeErr)
+		return nil
+	}
 	key := fileKey{ev.File.InfoHash, ev.File.Index}
 	if _, ok := r.trustWait[key]; ok {
 		delete(r.trustWait, key)
@@ -310,6 +315,18 @@ func (r *fetchRun) handle(ctx context.Context, ev storage.Event) error {
 		w.finish(OutcomeUnverified, "", fmt.Errorf("%s: downloaded but unverified (%v); it stays in %s", w.name, ev.Err, ev.Path))
 	}
 	return nil
+}
+
+// writeFailed ends the files waiting on torrent ih, whose download stopped
+// because its data could not be written (a full disk): waiting on would
+// only hang until the deadline.
+func (r *fetchRun) writeFailed(ih metainfo.Hash, err error) {
+	for key, w := range r.waiting {
+		if key.ih == ih {
+			delete(r.waiting, key)
+			w.finish(OutcomeFailed, "", fmt.Errorf("%s: %w", w.name, err))
+		}
+	}
 }
 
 // giveUp ends every unfinished file when the deadline passes or the caller

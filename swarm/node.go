@@ -122,7 +122,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.reg = newRegistry(cl, st, o.Store, peers, logger)
+	n.reg = newRegistry(cl, st, o.Store, peers, logger, n.onWriteError)
 	return n, nil
 }
 
@@ -184,7 +184,21 @@ func (n *Node) AddSeedRoot(dir string) error {
 func (n *Node) subscribe() (*eventQueue, func()) { return n.bus.subscribe() }
 
 func (n *Node) onStorageEvent(ev storage.Event) {
-	n.bus.publish(ev)
+	n.bus.publish(nodeEvent{Event: ev})
+}
+
+// onWriteError tells every request that torrent ih stopped downloading
+// because its data could not be written.
+func (n *Node) onWriteError(ih metainfo.Hash, err error) {
+	n.log.Error("download stopped: cannot write its data", "infohash", ih.HexString(), "err", err)
+	n.bus.publish(nodeEvent{Event: storage.Event{File: storage.FileRef{InfoHash: ih, Index: -1}}, writeErr: err})
+}
+
+// nodeEvent is a storage event, or (writeErr set) the report that writing
+// downloaded data of torrent File.InfoHash failed and its download stopped.
+type nodeEvent struct {
+	storage.Event
+	writeErr error
 }
 
 // seedRoots are the distdirs seeded in place.
@@ -228,7 +242,7 @@ type eventBus struct {
 
 func newEventBus() *eventBus { return &eventBus{subs: map[*eventQueue]struct{}{}} }
 
-func (b *eventBus) publish(ev storage.Event) {
+func (b *eventBus) publish(ev nodeEvent) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for q := range b.subs {
@@ -252,13 +266,13 @@ func (b *eventBus) subscribe() (*eventQueue, func()) {
 // storage's workers never block on a slow subscriber.
 type eventQueue struct {
 	mu     sync.Mutex
-	events []storage.Event
+	events []nodeEvent
 	signal chan struct{}
 }
 
 func newEventQueue() *eventQueue { return &eventQueue{signal: make(chan struct{}, 1)} }
 
-func (q *eventQueue) push(ev storage.Event) {
+func (q *eventQueue) push(ev nodeEvent) {
 	q.mu.Lock()
 	q.events = append(q.events, ev)
 	q.mu.Unlock()
@@ -268,7 +282,7 @@ func (q *eventQueue) push(ev storage.Event) {
 	}
 }
 
-func (q *eventQueue) drain() []storage.Event {
+func (q *eventQueue) drain() []nodeEvent {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	evs := q.events
