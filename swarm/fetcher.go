@@ -52,6 +52,7 @@ type fetchRun struct {
 	waiting   map[fileKey]*want
 	trustWait map[fileKey]*nodeTorrent
 	started   bool
+	stall     *stallWatch
 }
 
 // prepareFetch plans the request and settles what needs no swarm: files
@@ -106,7 +107,7 @@ func (n *Node) fetchPrepared(ctx context.Context, req FetchRequest, wants []*wan
 	start := time.Now()
 	if pending > 0 {
 		r := &fetchRun{n: n, req: req, log: n.log, wants: wants,
-			added: map[metainfo.Hash]*nodeTorrent{}, waiting: map[fileKey]*want{}}
+			added: map[metainfo.Hash]*nodeTorrent{}, waiting: map[fileKey]*want{}, stall: newStallWatch(n.stallReport)}
 		if err := r.run(ctx); err != nil {
 			return nil, err
 		}
@@ -137,8 +138,9 @@ func (r *fetchRun) run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.giveUp(ctx.Err())
 			return nil
-		case <-tick.C:
+		case now := <-tick.C:
 			r.progress()
+			r.stallCheck(now)
 		case <-q.signal:
 			for _, ev := range q.drain() {
 				if err := r.handle(ctx, ev); err != nil {

@@ -34,6 +34,9 @@ type NodeOptions struct {
 	// of the collections the store holds). Requests bring their own too.
 	Authority *Authority
 	Logger    *slog.Logger
+	// StallReport is how long a fetch receives no data before it logs why
+	// (default 30 s; later reports come at doubling intervals).
+	StallReport time.Duration
 }
 
 // Node is one store, one BitTorrent client, the collections added to it
@@ -60,6 +63,8 @@ type Node struct {
 	// verified remembers store copies already verified (the gateway
 	// serves the same files over and over).
 	verified *verifiedCopies
+
+	stallReport time.Duration
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -80,6 +85,8 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		trusted: map[metainfo.Hash]bool{},
 		log:     logger,
 		started: time.Now(),
+
+		stallReport: o.StallReport,
 	}
 	n.verified = newVerifiedCopies()
 	var seedDirs []string
