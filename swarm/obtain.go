@@ -179,7 +179,7 @@ func (n *Node) obtainHTTP(ctx context.Context, req ObtainRequest, uri string) (s
 			req.OnHTTPProgress(done, total)
 		}
 	}
-	got, err := downloadResumable(ctx, client, uri, staged, e.Size, counted)
+	got, err := downloadResumable(ctx, client, uri, staged, e.Size, httpStallTimeout, counted)
 	n.stats.addHTTP(got)
 	if err != nil {
 		return "", fmt.Errorf("fetch %s from %s: %w", req.Name, uri, err)
