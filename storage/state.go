@@ -110,7 +110,7 @@ var ErrLocked = errors.New("store in use by another distswarm process")
 // lock file is taken first, so the damage check of openStateFile (which may
 // move a db aside) never runs while another process has the db open.
 func openStateDB(path string, log *slog.Logger) (*stateDB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return nil, fmt.Errorf("state db dir: %w", err)
 	}
 	lock, err := lockStateFile(path + ".lock")

@@ -121,7 +121,7 @@ func openStateFile(path string, log *slog.Logger) (*bolt.DB, error) {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockWait})
+	db, err := bolt.Open(path, 0o666, &bolt.Options{Timeout: lockWait})
 	if errors.Is(err, bolt.ErrTimeout) { // a distswarm that predates the lock file
 		return nil, fmt.Errorf("open state db %s: %w", path, ErrLocked)
 	}
@@ -142,7 +142,7 @@ func createStateDB(path string) (err error) {
 			err = fmt.Errorf("create state db %s: %w", path, err)
 		}
 	}()
-	db, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(tmp, 0o666, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ type stateLock struct{ f *os.File }
 // lockStateFile takes the lock at path without waiting: ErrLocked when
 // another process holds it.
 func lockStateFile(path string) (*stateLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return nil, fmt.Errorf("state db lock: %w", err)
 	}

@@ -163,7 +163,7 @@ func (n *Node) collectionsListing(name string) ([]*collection.Collection, error)
 // verifies and places it (ingest).
 func (n *Node) obtainHTTP(ctx context.Context, req ObtainRequest, uri string) (string, error) {
 	staged := filepath.Join(n.store.HTTPStagingDir(), req.Name+".part")
-	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(staged), 0o777); err != nil {
 		return "", fmt.Errorf("fetch %s: %w", req.Name, err)
 	}
 	if req.ResumeFrom != "" {

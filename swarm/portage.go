@@ -186,7 +186,7 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	if size >= 0 && total > size {
 		return 0, fmt.Errorf("server announces %d bytes, the digests say %d", total, size)
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
+	f, err := os.OpenFile(path, flags, 0o666)
 	if err != nil {
 		return 0, err
 	}
@@ -242,7 +242,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 
 // placeFile moves a verified file to its final store path durably.
 func placeFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 		return err
 	}
 	if err := fsyncPath(src); err != nil {
@@ -287,7 +287,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return err
 	}
