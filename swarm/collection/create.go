@@ -327,10 +327,6 @@ func normalizeWebseeds(in []string) ([]string, error) {
 // Linux: a longer distfile name cannot exist on disk).
 const MaxComponentLen = 255
 
-// privateNames are the store's private directories (storage package): a
-// torrent naming one is hostile or broken.
-var privateNames = map[string]bool{".distswarm": true, ".partial": true, ".quarantine": true}
-
 // checkComponent validates one path component inside a torrent.
 func checkComponent(c string) error {
 	switch {
@@ -342,7 +338,7 @@ func checkComponent(c string) error {
 		return fmt.Errorf("path component %q of %d bytes is too long (at most %d)", trunc(c), len(c), MaxComponentLen)
 	case strings.ContainsAny(c, "/\\\x00"):
 		return fmt.Errorf("path component %q contains '/', '\\' or NUL", c)
-	case privateNames[c]:
+	case layout.IsPrivateName(c):
 		return fmt.Errorf("path component %q names a private directory of the distswarm store", c)
 	}
 	return nil
