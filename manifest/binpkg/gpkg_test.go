@@ -105,7 +105,7 @@ type gpkgMember struct {
 
 // buildGPKG writes a USTAR container under prefix with a Manifest carrying
 // BLAKE2B and SHA512 for every member, as Portage writes it.
-func buildGPKG(t *testing.T, prefix string, members []gpkgMember, format tar.Format) []byte {
+func buildGPKG(t testing.TB, prefix string, members []gpkgMember, format tar.Format) []byte {
 	t.Helper()
 	var mf strings.Builder
 	for _, m := range members {
@@ -134,7 +134,7 @@ func buildGPKG(t *testing.T, prefix string, members []gpkgMember, format tar.For
 }
 
 // metadataTar builds metadata.tar with a metadata/ directory.
-func metadataTar(t *testing.T, kv map[string]string) []byte {
+func metadataTar(t testing.TB, kv map[string]string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
