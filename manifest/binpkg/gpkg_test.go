@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"os"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -330,4 +332,74 @@ func copyDigests(d manifest.Digests) manifest.Digests {
 		c[k] = v
 	}
 	return c
+}
+
+// TestGPKGAgainstPortage: Portage's own verifier accepts what OpenGPKG and
+// Verify accept (the real sample and buildGPKG's output, which tests of
+// other packages may rely on), and rejects the corrupted copies Verify
+// rejects; portage.xpak reads the same keys as ReadXPAK.
+func TestGPKGAgainstPortage(t *testing.T) {
+	tree := portageTree(t)
+	dir := t.TempDir()
+	real, err := os.ReadFile(gpkgSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synthetic := buildGPKG(t, "foo-1-2", []gpkgMember{{"gpkg-1", nil}, {"metadata.tar.zst", compressWith(t, ".zst", metadataTar(t, testMetadata))}, {"image.tar.zst", compressWith(t, ".zst", []byte("img"))}}, tar.FormatUSTAR)
+	type gpkgCase struct {
+		name, prefix string
+		data         []byte
+	}
+	cases := []gpkgCase{{"real", "dnsmasq-0-r3-1", real}, {"synthetic", "foo-1-2", synthetic}}
+	for _, c := range slices.Clone(cases) {
+		g, err := openGPKGBytes(t, c.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := g.Member("image.tar.zst")
+		bad := bytes.Clone(c.data)
+		bad[m.Offset+m.Size-1] ^= 0x01
+		cases = append(cases, gpkgCase{c.name + "-corrupt", c.prefix, bad})
+	}
+	var args []string
+	for _, c := range cases {
+		args = append(args, "gpkg:"+c.prefix+":"+writeTemp(t, dir, c.name+".gpkg.tar", c.data))
+	}
+	args = append(args, "xpak:"+xpakSample)
+	lines := strings.Split(strings.TrimSpace(string(runPortagePython(t, tree, portageBinpkgScript, args...))), "\n")
+	if len(lines) != len(args) {
+		t.Fatalf("python printed %d lines for %d files", len(lines), len(args))
+	}
+	for i, c := range cases {
+		var portageSays string
+		if err := json.Unmarshal([]byte(lines[i]), &portageSays); err != nil {
+			t.Fatal(err)
+		}
+		g, err := openGPKGBytes(t, c.data)
+		if err == nil {
+			err = g.Verify(context.Background())
+		}
+		if (err == nil) != (portageSays == "ok") {
+			t.Errorf("%s: Verify says %v, Portage says %s", c.name, err, portageSays)
+		}
+		if strings.HasSuffix(c.name, "corrupt") && (err == nil || !strings.Contains(portageSays, "DigestException")) {
+			t.Errorf("%s: corruption not caught (ours %v, Portage %s)", c.name, err, portageSays)
+		}
+	}
+	var portageKeys map[string]int
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &portageKeys); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(xpakSample)
+	x, err := ReadXPAK(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]int{}
+	for k, v := range x.Metadata {
+		ours[k] = len(v)
+	}
+	if !reflect.DeepEqual(ours, portageKeys) {
+		t.Fatalf("xpak keys\n ours    %v\n portage %v", ours, portageKeys)
+	}
 }

@@ -91,3 +91,27 @@ for path in sys.argv[1:]:
         idx.write(f)
 json.dump(result, sys.stdout)
 `
+
+// portageBinpkgScript checks binpkgs with Portage's own readers: for each
+// argument "gpkg:PREFIX:FILE" it runs gpkg._verify_binpkg() (unsigned) and
+// prints "ok" or the exception; for "xpak:FILE" it prints the keys and
+// value lengths portage.xpak.tbz2 reads, as JSON lines.
+const portageBinpkgScript = `
+import json, os, sys, portage
+from portage.gpkg import gpkg
+from portage import xpak
+root = os.environ["PORTAGE_OVERRIDE_EPREFIX"]
+s = portage.config(config_root=root, target_root=root)
+for arg in sys.argv[1:]:
+    kind, rest = arg.split(":", 1)
+    if kind == "gpkg":
+        prefix, path = rest.split(":", 1)
+        try:
+            gpkg(s, prefix, path, verify_signature=False)._verify_binpkg()
+            print(json.dumps("ok"))
+        except Exception as e:
+            print(json.dumps(type(e).__name__ + ": " + str(e)))
+    else:
+        data = xpak.tbz2(rest).get_data()
+        print(json.dumps({k.decode(): len(v) for k, v in data.items()}))
+`
