@@ -2,10 +2,12 @@ package binpkg
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +137,10 @@ func (p Package) Size() (int64, error) {
 // keys Portage does not allow, a block without CPV is skipped and a block
 // left empty ends the index. Sizes are bounded (ErrLimit).
 func ReadIndex(r io.Reader) (*Index, error) {
-	lr := &lineReader{r: bufio.NewReaderSize(io.LimitReader(r, MaxIndexSize+1), 64<<10)}
+	lr, err := newLineReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("read Packages: %w", err)
+	}
 	header, err := readBlock(lr, false)
 	if err != nil {
 		return nil, fmt.Errorf("read Packages header: %w", err)
@@ -223,44 +228,43 @@ func readBlock(lr *lineReader, pkg bool) (map[string]string, error) {
 // lineReader yields lines like Python's text-mode iteration with
 // universal newlines: "\n", "\r\n" and a lone "\r" end a line.
 type lineReader struct {
-	r    *bufio.Reader
-	n    int   // lines read
-	size int64 // bytes read
+	data []byte // not yet read
+	n    int    // lines read
+}
+
+// newLineReader reads all of r, at most MaxIndexSize bytes.
+func newLineReader(r io.Reader) (*lineReader, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxIndexSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxIndexSize {
+		return nil, fmt.Errorf("index larger than %d bytes: %w", MaxIndexSize, ErrLimit)
+	}
+	return &lineReader{data: data}, nil
 }
 
 func (lr *lineReader) next() (string, error) {
-	var b []byte
-	for {
-		c, err := lr.r.ReadByte()
-		if err == io.EOF && len(b) > 0 {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		if lr.size++; lr.size > MaxIndexSize {
-			return "", fmt.Errorf("index larger than %d bytes: %w", MaxIndexSize, ErrLimit)
-		}
-		if c == '\n' {
-			break
-		}
-		if c == '\r' {
-			if nx, err := lr.r.Peek(1); err == nil && nx[0] == '\n' {
-				_, _ = lr.r.ReadByte()
-				lr.size++
-			}
-			break
-		}
-		if len(b) >= MaxIndexLineLength {
-			return "", fmt.Errorf("line %d longer than %d bytes: %w", lr.n+1, MaxIndexLineLength, ErrLimit)
-		}
-		b = append(b, c)
+	if len(lr.data) == 0 {
+		return "", io.EOF
 	}
+	end := bytes.IndexAny(lr.data, "\r\n")
+	line, rest := lr.data, []byte(nil)
+	if end >= 0 {
+		line, rest = lr.data[:end], lr.data[end+1:]
+		if lr.data[end] == '\r' && len(rest) > 0 && rest[0] == '\n' {
+			rest = rest[1:]
+		}
+	}
+	lr.data = rest
 	lr.n++
-	if !utf8.Valid(b) {
+	if len(line) > MaxIndexLineLength {
+		return "", fmt.Errorf("line %d longer than %d bytes: %w", lr.n, MaxIndexLineLength, ErrLimit)
+	}
+	if !utf8.Valid(line) {
 		return "", fmt.Errorf("line %d: invalid UTF-8", lr.n)
 	}
-	return string(b), nil
+	return string(line), nil
 }
 
 // Write writes the index deterministically, byte for byte as Portage's
@@ -375,6 +379,52 @@ func checkField(k, v string) error {
 	}
 	if strings.ContainsAny(v, "\r\n") || !utf8.ValidString(v) || len(v) > MaxIndexLineLength-len(k)-2 {
 		return fmt.Errorf("key %s: value is not one line of UTF-8 within %d bytes", k, MaxIndexLineLength)
+	}
+	return nil
+}
+
+// MergeIndexes builds one index from several (e.g. every binpkg collection
+// a gateway serves) under a new header. Packages keep their effective
+// values (inherited CHOST and repository included), so Write re-reduces
+// them against the new header. A PATH listed by more than one index must
+// describe the same file (SIZE, MD5 and SHA1 equal) and is kept once; no
+// package may lack a valid PATH.
+func MergeIndexes(header map[string]string, idxs ...*Index) (*Index, error) {
+	out := &Index{Header: make(map[string]string, len(header))}
+	for k, v := range header {
+		if v != "" {
+			out.Header[k] = v
+		}
+	}
+	byPath := map[Path]Package{}
+	for i, ix := range idxs {
+		for _, p := range ix.Packages {
+			path, err := p.Path()
+			if err != nil {
+				return nil, fmt.Errorf("merge index %d: %w", i+1, err)
+			}
+			if prev, dup := byPath[path]; dup {
+				if err := sameFile(prev, p); err != nil {
+					return nil, fmt.Errorf("merge index %d: %s: %w", i+1, path, err)
+				}
+				continue
+			}
+			if len(byPath) >= MaxIndexPackages {
+				return nil, fmt.Errorf("merge indexes: more than %d packages: %w", MaxIndexPackages, ErrLimit)
+			}
+			byPath[path] = p
+			out.Packages = append(out.Packages, maps.Clone(p))
+		}
+	}
+	return out, nil
+}
+
+// sameFile reports whether two entries describe the same binpkg file.
+func sameFile(a, b Package) error {
+	for _, k := range []string{KeySize, KeyMD5, KeySHA1} {
+		if !strings.EqualFold(a[k], b[k]) {
+			return fmt.Errorf("listed twice with %s %q and %q", k, a[k], b[k])
+		}
 	}
 	return nil
 }

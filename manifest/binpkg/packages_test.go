@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -280,4 +281,40 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "lengths " + strconv.Itoa(len(al)) + " vs " + strconv.Itoa(len(bl)) + " lines"
+}
+
+// TestMergeIndexes merges the two real binhosts under a new header: every
+// package survives with its inherited values, a package listed twice is
+// kept once, and a conflicting duplicate is refused.
+func TestMergeIndexes(t *testing.T) {
+	a, b := readIndexFile(t, xpakIndex), readIndexFile(t, gpkgIndex)
+	header := map[string]string{KeyTimestamp: "1800000000", KeyCHOST: "x86_64-pc-linux-gnu"}
+	m, err := MergeIndexes(header, a, b, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Packages) != len(a.Packages)+len(b.Packages) {
+		t.Fatalf("%d packages, want %d", len(m.Packages), len(a.Packages)+len(b.Packages))
+	}
+	back, err := ReadIndex(bytes.NewReader(writeIndex(t, m)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Header[KeyPackages] != "244" || back.Header["PROFILE"] != "" || len(back.Packages) != 244 {
+		t.Fatalf("header %v, %d packages", back.Header, len(back.Packages))
+	}
+	want := map[string]Package{}
+	for _, p := range append(a.Packages, b.Packages...) {
+		want[p[KeyPath]] = p
+	}
+	for _, p := range back.Packages {
+		if !reflect.DeepEqual(p, want[p[KeyPath]]) {
+			t.Fatalf("%s changed:\n got %v\nwant %v", p[KeyPath], p, want[p[KeyPath]])
+		}
+	}
+	liar := &Index{Packages: []Package{maps.Clone(b.Packages[0])}}
+	liar.Packages[0][KeySHA1] = strings.Repeat("0", 40)
+	if _, err := MergeIndexes(header, b, liar); err == nil || !strings.Contains(err.Error(), "SHA1") {
+		t.Fatalf("conflict: %v", err)
+	}
 }
