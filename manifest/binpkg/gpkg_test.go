@@ -403,3 +403,17 @@ func TestGPKGAgainstPortage(t *testing.T) {
 		t.Fatalf("xpak keys\n ours    %v\n portage %v", ours, portageKeys)
 	}
 }
+
+// TestGPKGTruncated: a container cut inside a member is refused when
+// opened; not a partial member list.
+func TestGPKGTruncated(t *testing.T) {
+	b, err := os.ReadFile(gpkgSample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 300, 1536, 8192 + 100, 9216 + 500} {
+		if g, err := openGPKGBytes(t, b[:n]); err == nil {
+			t.Errorf("cut at %d: opened with %d members", n, len(g.Members))
+		}
+	}
+}
