@@ -12,14 +12,16 @@ import (
 	"github.com/distswarm/distswarm/manifest"
 )
 
-// samplePKGDIR lays the two real binpkgs out at their PATHs.
+// samplePKGDIR lays the two real binpkgs out at their PATHs; paths[0] is
+// the XPAK one.
 func samplePKGDIR(t *testing.T) (dir string, paths []Path) {
 	t.Helper()
 	dir = t.TempDir()
-	for src, rel := range map[string]string{
-		xpakSample: "acct-group/adm/adm-0-r2-1.xpak",
-		gpkgSample: "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar",
+	for _, f := range [][2]string{
+		{xpakSample, "acct-group/adm/adm-0-r2-1.xpak"},
+		{gpkgSample, "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar"},
 	} {
+		src, rel := f[0], f[1]
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
