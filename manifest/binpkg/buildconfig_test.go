@@ -2,6 +2,7 @@ package binpkg
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -95,5 +96,36 @@ func TestBuildConfigCanonicalDigestDiff(t *testing.T) {
 		if _, err := ParseBuildConfig(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+// TestReadMetadataBothFormats: ReadMetadata sniffs and reads both real
+// samples, and their build configurations name their own CPVs.
+func TestReadMetadataBothFormats(t *testing.T) {
+	for file, want := range map[string]struct {
+		cpv string
+		f   Format
+	}{xpakSample: {"acct-group/adm-0-r2", FormatXPAK}, gpkgSample: {"acct-group/dnsmasq-0-r3", FormatGPKG}} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, f, err := ReadMetadata(context.Background(), bytes.NewReader(b), int64(len(b)))
+		if err != nil || f != want.f {
+			t.Fatalf("%s: %v %v", file, f, err)
+		}
+		bc, err := BuildConfigFromMetadata(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cpv, _ := bc.Get(FieldCPV); cpv != want.cpv {
+			t.Fatalf("%s: CPV %s", file, cpv)
+		}
+		if cflags, ok := bc.Get(FieldCFLAGS); !ok || cflags == "" {
+			t.Fatalf("%s: CFLAGS %q %v", file, cflags, ok)
+		}
+	}
+	if _, _, err := ReadMetadata(context.Background(), bytes.NewReader([]byte("plain text")), 10); err == nil {
+		t.Fatal("plain text accepted")
 	}
 }

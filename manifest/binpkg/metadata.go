@@ -1,7 +1,9 @@
 package binpkg
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -50,4 +52,30 @@ func checkMetadataKey(k string) error {
 		return fmt.Errorf("invalid metadata key %q", k)
 	}
 	return nil
+}
+
+// ReadMetadata reads the metadata of a binary package of either format
+// (sniffed as Portage does). A GPKG's metadata archive is verified
+// against its Manifest first; XPAK metadata has nothing to verify against.
+func ReadMetadata(ctx context.Context, r io.ReaderAt, size int64) (Metadata, Format, error) {
+	f, err := Sniff(r, size)
+	if err != nil {
+		return nil, FormatUnknown, err
+	}
+	switch f {
+	case FormatGPKG:
+		g, err := OpenGPKG(r, size)
+		if err != nil {
+			return nil, f, err
+		}
+		md, err := g.Metadata(ctx)
+		return md, f, err
+	case FormatXPAK:
+		x, err := ReadXPAK(r, size)
+		if err != nil {
+			return nil, f, err
+		}
+		return x.Metadata, f, nil
+	}
+	return nil, FormatUnknown, fmt.Errorf("read binpkg metadata: neither GPKG nor XPAK")
 }
