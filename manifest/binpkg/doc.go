@@ -38,7 +38,10 @@
 // back identically (multi-line values, odd keys, keys Portage drops) and
 // packages without a valid CPV and a PATH naming it. MergeIndexes joins
 // indexes (e.g. several collections) under a new header. Use PATH as given
-// (§6 trap 18): Package.Path parses it.
+// (§6 trap 18): Package.Path parses it. PackageFromFile builds the entry
+// Portage would write for a binpkg from its metadata and file digests
+// (identical to the real binhosts' entries for the samples; dependency
+// keys are not USE-reduced, see its documentation).
 //
 // # GPKG
 //
@@ -52,7 +55,7 @@
 // Metadata verifies metadata.tar[.gz|.bz2|.xz|.lzma|.zst] before
 // decompressing it, then returns the files of its metadata/ directory.
 // OpenPGP signatures are reported (GPKG.Signed) and carried, never checked
-// or rewritten.
+// or rewritten. ReadMetadata reads the metadata of either format.
 //
 // # XPAK
 //

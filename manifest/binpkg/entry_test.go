@@ -1,0 +1,74 @@
+package binpkg
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestPackageFromFileMatchesRealIndex rebuilds the real binhosts' entries
+// for the two sample packages from the files alone and gets what Portage
+// wrote (MTIME is the builder's file time, taken from the index).
+func TestPackageFromFileMatchesRealIndex(t *testing.T) {
+	ctx := context.Background()
+	dir, paths := samplePKGDIR(t)
+	for i, idxFile := range []string{xpakIndex, gpkgIndex} {
+		ix := readIndexFile(t, idxFile)
+		var want Package
+		for _, p := range ix.Packages {
+			if p[KeyPath] == paths[i].String() {
+				want = p
+			}
+		}
+		de, err := ComputeDigestEntry(ctx, dir, paths[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(dir + "/" + paths[i].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _, err := ReadMetadata(ctx, bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mtime, _ := strconv.ParseInt(want[KeyMTime], 10, 64)
+		got, err := PackageFromFile(FileInfo{Path: paths[i], Size: de.Size, MD5: de.Digests["MD5"], SHA1: de.Digests["SHA1"], MTime: mtime, Metadata: md})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Through a write and read, as a client sees it.
+		fresh := &Index{Header: ix.Header, Packages: []Package{got}}
+		back, err := ReadIndex(bytes.NewReader(writeIndex(t, fresh)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Packages[0], want) {
+			t.Fatalf("%s:\n got %v\nwant %v", paths[i], back.Packages[0], want)
+		}
+	}
+}
+
+func TestPackageFromFileRejects(t *testing.T) {
+	p, _ := ParsePath("app-misc/foo/foo-1-1.gpkg.tar")
+	md := Metadata{"CATEGORY": []byte("app-misc\n"), "PF": []byte("foo-1\n"), "SLOT": []byte("0\n")}
+	ok := FileInfo{Path: p, Size: 1, MD5: strings.Repeat("a", 32), SHA1: strings.Repeat("b", 40), Metadata: md}
+	if e, err := PackageFromFile(ok); err != nil || e[KeyEAPI] != "0" {
+		t.Fatalf("%v %v", e, err)
+	}
+	other := ok
+	other.Metadata = Metadata{"CATEGORY": []byte("app-misc"), "PF": []byte("bar-1"), "SLOT": []byte("0")}
+	noSum := ok
+	noSum.MD5 = ""
+	noSlot := ok
+	noSlot.Metadata = Metadata{"CATEGORY": []byte("app-misc"), "PF": []byte("foo-1")}
+	for name, fi := range map[string]FileInfo{"other cpv": other, "no md5": noSum, "no slot": noSlot} {
+		if _, err := PackageFromFile(fi); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
