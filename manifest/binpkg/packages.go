@@ -371,6 +371,9 @@ func checkField(k, v string) error {
 	if k == "" || len(k) > MaxKeyLength {
 		return fmt.Errorf("key %q: empty or too long", k)
 	}
+	if in, alias := internalNames[k]; alias {
+		return fmt.Errorf("key %s is read back as %s: use that name", k, in)
+	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {

@@ -196,6 +196,7 @@ func TestWriteIndexRejects(t *testing.T) {
 		"colon key":      func(ix *Index) { ix.Header["A:B"] = "c" },
 		"unknown key":    func(ix *Index) { ix.Packages[0]["FOO"] = "bar" },
 		"disk-name key":  func(ix *Index) { ix.Packages[0]["REPO"] = "bar" },
+		"disk-name head": func(ix *Index) { ix.Header["MTIME"] = "1" },
 		"bad cpv":        func(ix *Index) { ix.Packages[0][KeyCPV] = "foo" },
 		"no path":        func(ix *Index) { delete(ix.Packages[0], KeyPath) },
 		"path other cpv": func(ix *Index) { ix.Packages[0][KeyPath] = "app-misc/bar/bar-1-1.gpkg.tar" },
