@@ -25,18 +25,17 @@ type FileInfo struct {
 	Metadata Metadata
 }
 
+// useEvaluatedKeys are USE-reduced before they are written
+// (binarytree._pkgindex_use_evaluated_keys); the *DEPEND ones hold atoms.
+var useEvaluatedKeys = []string{"BDEPEND", "DEPEND", "IDEPEND", "LICENSE", "RDEPEND", "PDEPEND", "PROPERTIES", "RESTRICT"}
+
 // PackageFromFile builds the Packages entry Portage's binarytree would
 // write for a binpkg: the build keys from its metadata (whitespace
-// collapsed, EAPI "0" when absent), CPV, PATH, SIZE, MD5, SHA1 and MTIME
-// from the file. The metadata's CATEGORY/PF must name the path's CPV.
-//
-// One difference remains: Portage USE-reduces the dependency keys
-// (BDEPEND DEPEND IDEPEND LICENSE PDEPEND PROPERTIES RDEPEND RESTRICT)
-// before writing them; they are copied unreduced here. Portage's resolver
-// evaluates USE conditionals of every package with the package's own USE,
-// so the meaning is the same, but the bytes differ for packages with
-// conditional dependencies. Prefer the entries of Portage's own
-// PKGDIR/Packages when there is one.
+// collapsed, EAPI "0" when absent, dependency keys USE-reduced with the
+// package's USE by ReduceDeps), CPV, PATH, SIZE, MD5, SHA1 and MTIME from
+// the file. The metadata's CATEGORY/PF must name the path's CPV; a
+// dependency string Portage would reject is an error (Portage skips such a
+// package).
 func PackageFromFile(fi FileInfo) (Package, error) {
 	cpv, err := fi.Metadata.CPV()
 	if err != nil {
@@ -57,6 +56,9 @@ func PackageFromFile(fi FileInfo) (Package, error) {
 			p[k] = v
 		}
 	}
+	if err := reduceEntryDeps(p); err != nil {
+		return nil, fmt.Errorf("package entry for %s: %w", fi.Path, err)
+	}
 	if p[KeyEAPI] == "" {
 		p[KeyEAPI] = "0"
 	}
@@ -69,4 +71,27 @@ func PackageFromFile(fi FileInfo) (Package, error) {
 		}
 	}
 	return p, nil
+}
+
+// reduceEntryDeps USE-reduces the dependency keys of an entry in place.
+func reduceEntryDeps(p Package) error {
+	use := map[string]bool{}
+	for _, f := range strings.Fields(p[KeyUSE]) {
+		use[f] = true
+	}
+	for _, k := range useEvaluatedKeys {
+		if p[k] == "" {
+			continue
+		}
+		v, err := ReduceDeps(p[k], use, strings.HasSuffix(k, "DEPEND"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if v == "" {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+	}
+	return nil
 }

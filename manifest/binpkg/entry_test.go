@@ -66,9 +66,30 @@ func TestPackageFromFileRejects(t *testing.T) {
 	noSum.MD5 = ""
 	noSlot := ok
 	noSlot.Metadata = Metadata{"CATEGORY": []byte("app-misc"), "PF": []byte("foo-1")}
-	for name, fi := range map[string]FileInfo{"other cpv": other, "no md5": noSum, "no slot": noSlot} {
+	badDep := ok
+	badDep.Metadata = Metadata{"CATEGORY": []byte("app-misc"), "PF": []byte("foo-1"), "SLOT": []byte("0"), "RDEPEND": []byte("ssl? dev-libs/openssl")}
+	for name, fi := range map[string]FileInfo{"other cpv": other, "no md5": noSum, "no slot": noSlot, "bad dep": badDep} {
 		if _, err := PackageFromFile(fi); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestPackageFromFileReducesDeps: conditional dependencies are evaluated
+// with the package's USE, as in Portage's own index.
+func TestPackageFromFileReducesDeps(t *testing.T) {
+	p, _ := ParsePath("app-misc/foo/foo-1-1.gpkg.tar")
+	md := Metadata{
+		"CATEGORY": []byte("app-misc\n"), "PF": []byte("foo-1\n"), "SLOT": []byte("0\n"), "USE": []byte("amd64 ssl\n"),
+		"RDEPEND":  []byte("ssl? ( dev-libs/openssl:= )\n\tgtk? ( x11-libs/gtk+:3 ) dev-libs/foo[ssl?,-gtk,gtk=]\n"),
+		"LICENSE":  []byte("GPL-2 ssl? ( openssl )\n"),
+		"RESTRICT": []byte("!test? ( test )\n"),
+	}
+	e, err := PackageFromFile(FileInfo{Path: p, Size: 1, MD5: strings.Repeat("a", 32), SHA1: strings.Repeat("b", 40), Metadata: md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e["RDEPEND"] != "dev-libs/openssl:= dev-libs/foo[ssl,-gtk,-gtk]" || e["LICENSE"] != "GPL-2 openssl" || e["RESTRICT"] != "test" {
+		t.Fatalf("RDEPEND %q LICENSE %q RESTRICT %q", e["RDEPEND"], e["LICENSE"], e["RESTRICT"])
 	}
 }

@@ -127,3 +127,28 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReduceDeps: ReduceDeps never panics, and its output is a fixed
+// point (reducing it again with the same USE changes nothing).
+func FuzzReduceDeps(f *testing.F) {
+	for _, s := range []string{"|| ( x? ( a/b c/d ) e/f )", "c/d[x?,!y=] ( ( g/h ) )", "|| ( )", "x? ( y? ( || ( a/b ) ) )"} {
+		f.Add(s, "x y")
+	}
+	f.Fuzz(func(t *testing.T, dep, useList string) {
+		use := map[string]bool{}
+		for _, u := range strings.Fields(useList) {
+			use[u] = true
+		}
+		out, err := ReduceDeps(dep, use, true)
+		if err != nil {
+			return
+		}
+		again, err := ReduceDeps(out, use, true)
+		if err != nil && !strings.Contains(out, "__const__") {
+			t.Fatalf("%q reduced to %q, which fails: %v", dep, out, err)
+		}
+		if err == nil && again != out && !strings.Contains(out, "__const__") {
+			t.Fatalf("%q: %q then %q", dep, out, again)
+		}
+	})
+}
