@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -91,5 +92,60 @@ func TestPackageFromFileReducesDeps(t *testing.T) {
 	}
 	if e["RDEPEND"] != "dev-libs/openssl:= dev-libs/foo[ssl,-gtk,-gtk]" || e["LICENSE"] != "GPL-2 openssl" || e["RESTRICT"] != "test" {
 		t.Fatalf("RDEPEND %q LICENSE %q RESTRICT %q", e["RDEPEND"], e["LICENSE"], e["RESTRICT"])
+	}
+}
+
+// TestPackageFromFileAgainstPortage lets Portage's binarytree index a
+// PKGDIR holding the two real packages and demands the same Packages,
+// byte for byte, from PackageFromFile and Index.Write. (Portage's
+// re-index leaves MD5 and SHA1 out; it adds them when it injects a new
+// package, which the real-index test above covers.)
+func TestPackageFromFileAgainstPortage(t *testing.T) {
+	tree := portageTree(t)
+	ctx := context.Background()
+	dir, paths := samplePKGDIR(t)
+	runPortagePython(t, tree, portageReindexScript, dir)
+	portageOut, err := os.ReadFile(filepath.Join(dir, "Packages"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := ReadIndex(bytes.NewReader(portageOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := &Index{Header: map[string]string{KeyTimestamp: theirs.Header[KeyTimestamp]}}
+	for _, p := range paths {
+		file := filepath.Join(dir, p.String())
+		st, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _, err := ReadMetadata(ctx, f, st.Size())
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		de, err := ComputeDigestEntry(ctx, dir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := PackageFromFile(FileInfo{Path: p, Size: st.Size(), MD5: de.Digests["MD5"], SHA1: de.Digests["SHA1"], MTime: st.ModTime().Unix(), Metadata: md})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(e, KeyMD5)
+		delete(e, KeySHA1)
+		ours.Packages = append(ours.Packages, e)
+	}
+	var b bytes.Buffer
+	if err := ours.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), portageOut) {
+		t.Fatalf("ours differs from Portage's re-index:\n%s\n--- ours:\n%s--- Portage:\n%s", firstDiff(b.String(), string(portageOut)), b.String(), portageOut)
 	}
 }

@@ -115,3 +115,14 @@ for arg in sys.argv[1:]:
         data = xpak.tbz2(rest).get_data()
         print(json.dumps({k.decode(): len(v) for k, v in data.items()}))
 `
+
+// portageReindexScript makes Portage's binarytree index the PKGDIR given
+// (as `emaint binhost --fix` does) and write PKGDIR/Packages.
+const portageReindexScript = `
+import os, sys, portage
+from portage.dbapi.bintree import binarytree
+root = os.environ["PORTAGE_OVERRIDE_EPREFIX"]
+s = portage.config(config_root=root, target_root=root)
+bt = binarytree(pkgdir=sys.argv[1], settings=s)
+bt._pkgindex_write(bt._populate_local())
+`
