@@ -296,4 +296,7 @@ func TestOtherPathsIgnored(t *testing.T) {
 	}
 	v := Evaluate(policy(t, 1, alice), subjectOf("acct-user/portage/portage-0-1.gpkg.tar", "cfg", data), []attest.Attestation{a}, nil, now)
 	check(t, v, 0, 0, 1, false)
+	if len(v.OtherBuild) != 0 || len(v.Inactive) != 0 || v.Untrusted != 0 {
+		t.Errorf("another package's attestation was reported: %+v", v)
+	}
 }
