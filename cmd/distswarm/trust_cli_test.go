@@ -204,3 +204,47 @@ func bobDir(t *testing.T, bob builder) string {
 	}
 	return entries[0].Name()
 }
+
+// manifest check/verify --keyring: gemato's real signed Manifest and keys.
+func TestManifestKeyring(t *testing.T) {
+	const (
+		signed   = "../../manifest/testdata/gemato-tests__SIGNED_MANIFEST.txt"
+		unsigned = "../../manifest/testdata/gentoo__sys-libs__zlib__Manifest"
+		gemato   = "../../manifest/openpgp/testdata/gemato-valid-public-key.gpg"
+		other    = "../../manifest/openpgp/testdata/gemato-other-valid-public-key.gpg"
+	)
+	r := runCLI(t, "", "manifest", "check", "--keyring", gemato, signed)
+	if r.code != 0 || !strings.Contains(r.stdout, "good signature by 81E12C16BD8DCD60BE180845136880E72A7B1384") {
+		t.Errorf("good signature: %+v", r)
+	}
+	if r := runCLI(t, "", "manifest", "check", "--keyring", other, signed); r.code != exitFailed || !strings.Contains(r.stderr, "not in the keyring") {
+		t.Errorf("wrong key: %+v", r)
+	}
+	if r := runCLI(t, "", "manifest", "check", "--keyring", gemato, unsigned); r.code != exitFailed || !strings.Contains(r.stderr, "not OpenPGP-signed") {
+		t.Errorf("unsigned: %+v", r)
+	}
+	if r := runCLI(t, "", "manifest", "check", signed, unsigned); r.code != 0 {
+		t.Errorf("without a keyring nothing is required: %+v", r)
+	}
+	tampered := filepath.Join(t.TempDir(), "Manifest")
+	data, err := os.ReadFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, tampered, []byte(strings.Replace(string(data), "IGNORE local", "IGNORE locals", 1)))
+	if r := runCLI(t, "", "manifest", "check", "--keyring", gemato, tampered); r.code != exitFailed || !strings.Contains(r.stderr, "bad signature") {
+		t.Errorf("tampered: %+v", r)
+	}
+
+	distdir := t.TempDir()
+	write(t, filepath.Join(distdir, "mydistfile.tar.gz"), nil) // the signed DIST entry: size 0
+	if r := runCLI(t, "", "manifest", "verify", "--distdir", distdir, "--keyring", gemato, signed); r.code != 0 {
+		t.Errorf("verify with the signer's key: %+v", r)
+	}
+	if r := runCLI(t, "", "manifest", "verify", "--distdir", distdir, "--keyring", other, signed); r.code != exitFailed {
+		t.Errorf("verify with another key: %+v", r)
+	}
+	if r := runCLI(t, "", "manifest", "verify", "--distdir", distdir, "--keyring", "/nonexistent", signed); r.code != exitUsage {
+		t.Errorf("missing keyring: %+v", r)
+	}
+}
