@@ -157,7 +157,8 @@ func vote(k TrustedKey, a attest.Attestation) Vote {
 }
 
 // Pool gathers attestation files (from every collection a node knows)
-// and indexes the good ones by package path.
+// and indexes the good ones by package path. It is not safe for
+// concurrent use: guard it, or build a new pool and swap it in.
 type Pool struct {
 	byPath map[string][]attest.Attestation
 	bad    map[string][]BadSignature
