@@ -42,7 +42,7 @@ func addTorrent(cl *torrent.Client, mi *metainfo.MetaInfo) (*torrent.Torrent, er
 			return nil, fmt.Errorf("torrent %s: %w", ih.HexString(), err)
 		}
 	} else {
-		spec = specFromV1MetaInfo(mi)
+		spec = specFromV1MetaInfo(mi, ih)
 	}
 	if head.PieceLength > 0 && head.PieceLength < defaultChunkSize {
 		spec.ChunkSize = pp.Integer(head.PieceLength)
@@ -74,9 +74,9 @@ func addTorrent(cl *torrent.Client, mi *metainfo.MetaInfo) (*torrent.Torrent, er
 
 // specFromV1MetaInfo is torrent.TorrentSpecFromMetaInfoErr for a v1 torrent
 // without decoding the info: same trackers, webseeds, DHT nodes, piece
-// layers and infohash; no display name (the client names a torrent after
+// layers and infohash (ih, computed by the caller); no display name (the client names a torrent after
 // its info).
-func specFromV1MetaInfo(mi *metainfo.MetaInfo) *torrent.TorrentSpec {
+func specFromV1MetaInfo(mi *metainfo.MetaInfo, ih metainfo.Hash) *torrent.TorrentSpec {
 	nodes := make([]string, 0, len(mi.Nodes))
 	for _, n := range mi.Nodes {
 		nodes = append(nodes, string(n))
@@ -87,7 +87,7 @@ func specFromV1MetaInfo(mi *metainfo.MetaInfo) *torrent.TorrentSpec {
 		Webseeds:    mi.UrlList,
 		DhtNodes:    nodes,
 		AddTorrentOpts: torrent.AddTorrentOpts{
-			InfoHash:  mi.HashInfoBytes(),
+			InfoHash:  ih,
 			InfoBytes: mi.InfoBytes,
 		},
 	}

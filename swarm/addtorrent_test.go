@@ -43,7 +43,7 @@ func TestAddTorrentDecodesInfoOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.DisplayName = ""
-	if got := specFromV1MetaInfo(mi); !reflect.DeepEqual(got, want) {
+	if got := specFromV1MetaInfo(mi, mi.HashInfoBytes()); !reflect.DeepEqual(got, want) {
 		t.Errorf("spec:\n got %+v\nwant %+v", got, want)
 	}
 

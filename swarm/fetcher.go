@@ -193,7 +193,7 @@ func (r *fetchRun) begin(ctx context.Context) error {
 }
 
 func (r *fetchRun) startManifest(ctx context.Context, c candidate) error {
-	nt, err := r.add(ctx, c.mi)
+	nt, err := r.add(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -235,8 +235,12 @@ func (r *fetchRun) startWhenTrusted(ctx context.Context) error {
 	return nil
 }
 
-func (r *fetchRun) add(ctx context.Context, mi *metainfo.MetaInfo) (*nodeTorrent, error) {
-	nt, err := r.n.reg.add(ctx, mi, nil)
+// add adds c's torrent to the node once per request.
+func (r *fetchRun) add(ctx context.Context, c candidate) (*nodeTorrent, error) {
+	if nt := r.added[c.ih]; nt != nil {
+		return nt, nil
+	}
+	nt, err := r.n.reg.add(ctx, c.mi, c.ih, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +254,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 	for len(w.cands) > 0 {
 		c := w.cands[0]
 		w.cands = w.cands[1:]
-		nt, err := r.add(ctx, c.mi)
+		nt, err := r.add(ctx, c)
 		if err != nil {
 			return err
 		}

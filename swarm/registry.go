@@ -66,8 +66,11 @@ func (nt *nodeTorrent) resumeAfterWriteError() { nt.writes.resume(nt.t) }
 // add adds mi to the client once (later calls return the same torrent),
 // attaches it to the storage and remembers it in the store. Trackers are
 // not announced to yet: see announce.
-func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, mf []byte) (*nodeTorrent, error) {
-	ih := mi.HashInfoBytes()
+//
+// ih is mi.HashInfoBytes(), which callers compute once: it hashes the whole
+// info dict (hundreds of KiB for thousands of files), and a fetch adds the
+// same torrent once per wanted file.
+func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.Hash, mf []byte) (*nodeTorrent, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if nt, ok := r.byIH[ih]; ok {

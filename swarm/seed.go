@@ -103,7 +103,7 @@ func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*tor
 			if i < len(c.Manifests) {
 				mf = c.Manifests[i]
 			}
-			nt, err := n.reg.add(ctx, mi, mf)
+			nt, err := n.reg.add(ctx, mi, mi.HashInfoBytes(), mf)
 			if err != nil {
 				return nil, err
 			}
