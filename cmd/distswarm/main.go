@@ -79,6 +79,8 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 		HideHelpCommand:        true,
 		HideVersion:            true, // ours has no -v: that is --verbose in every command
 		UseShortOptionHandling: true, // -vv
+		Suggest:                true, // "did you mean" for mistyped commands and flags
+		EnableBashCompletion:   true, // --generate-bash-completion, for a completion script
 		Flags:                  []cli.Flag{configFlag(), versionFlag()},
 		Commands: []*cli.Command{
 			manifestCommand(),
@@ -100,6 +102,7 @@ Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
 	}
 	installLogFlags(app.Commands)
 	installConfig(app.Commands, defaultConfig)
+	rejectFlagsAfterNames(app.Commands)
 	app.Commands = append(app.Commands, manCommand(), sampleConfigCommand())
 	return app
 }
@@ -111,6 +114,9 @@ func runRoot(c *cli.Context) error {
 		return nil
 	}
 	if c.NArg() > 0 {
+		if s := closestCommand(c.App.Commands, c.Args().First()); s != "" {
+			return usageErr("unknown command %q: did you mean %q? (distswarm --help lists them)", c.Args().First(), s)
+		}
 		return usageErr("unknown command %q (distswarm --help lists them)", c.Args().First())
 	}
 	return cli.ShowAppHelp(c)
