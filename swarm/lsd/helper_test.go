@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -26,6 +28,9 @@ type helperConfig struct {
 	Interfaces []string `json:"interfaces"`
 	NoIPv6     bool     `json:"no_ipv6"`
 	Seconds    int      `json:"seconds"`
+	// Accept listens on TCP Port and reports each connection ("accepted"):
+	// proof that a peer that heard the announce dialled it.
+	Accept bool `json:"accept"`
 }
 
 // helperEvent is one line a helper prints.
@@ -88,11 +93,46 @@ func runHelper(raw string) int {
 		ihs = append(ihs, ih)
 	}
 	svc.SetInfohashes(ihs)
+	if hc.Accept {
+		if err := acceptAndReport(ctx, hc.Port, emit); err != nil {
+			emit(helperEvent{Event: "error", Error: err.Error()})
+			return 1
+		}
+	}
 	emit(helperEvent{Event: "started", Interfaces: svc.Interfaces(), Cookie: svc.Cookie()})
 	<-svc.Done()
 	st := svc.Stats()
 	emit(helperEvent{Event: "stopped", Stats: &st})
 	return 0
+}
+
+// acceptAndReport accepts TCP connections on port until ctx ends,
+// reporting and closing each.
+func acceptAndReport(ctx context.Context, port int, emit func(helperEvent)) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			emit(helperEvent{Event: "accepted", Addr: c.RemoteAddr().String()})
+			c.Close()
+		}
+	}()
+	return nil
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
 }
 
 // proc is a process started by a test whose stdout lines are collected.
