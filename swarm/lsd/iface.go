@@ -84,3 +84,25 @@ func appendWithFamilies(out []lanInterface, ifi net.Interface) []lanInterface {
 	}
 	return append(out, li)
 }
+
+// InterfaceWithAddr is the name of the interface holding ip: a node that
+// listens on one address announces on that address's interface only (a
+// peer could not reach it through another).
+func InterfaceWithAddr(ip net.IP) (string, error) {
+	all, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("list interfaces: %w", err)
+	}
+	for _, ifi := range all {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.Equal(ip) {
+				return ifi.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no interface has address %s", ip)
+}
