@@ -31,6 +31,18 @@ type helperConfig struct {
 	// Accept listens on TCP Port and reports each connection ("accepted"):
 	// proof that a peer that heard the announce dialled it.
 	Accept bool `json:"accept"`
+	// BurstMS and IntervalS replace the defaults when set.
+	BurstMS   []int `json:"burst_ms"`
+	IntervalS int   `json:"interval_s"`
+}
+
+func (hc helperConfig) config(onPeer func(Peer)) Config {
+	c := Config{Port: hc.Port, Interfaces: hc.Interfaces, NoIPv6: hc.NoIPv6, OnPeer: onPeer,
+		Interval: time.Duration(hc.IntervalS) * time.Second}
+	for _, ms := range hc.BurstMS {
+		c.Burst = append(c.Burst, time.Duration(ms)*time.Millisecond)
+	}
+	return c
 }
 
 // helperEvent is one line a helper prints.
@@ -69,10 +81,10 @@ func runHelper(raw string) int {
 		return 2
 	}
 	start := time.Now()
-	svc, err := New(Config{Port: hc.Port, Interfaces: hc.Interfaces, NoIPv6: hc.NoIPv6, OnPeer: func(p Peer) {
+	svc, err := New(hc.config(func(p Peer) {
 		emit(helperEvent{Event: "peer", Infohash: p.Infohash.HexString(), Addr: p.Addr.String(),
 			Interface: p.Interface, ElapsedMS: time.Since(start).Milliseconds()})
-	}})
+	}))
 	if err != nil {
 		emit(helperEvent{Event: "error", Error: err.Error()})
 		return 1

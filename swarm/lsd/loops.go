@@ -44,6 +44,7 @@ func (s *Service) takeDue(now time.Time) ([]metainfo.Hash, time.Time) {
 	for ih, sc := range s.sched {
 		if !sc.next.After(now) {
 			due = append(due, ih)
+			sc.lastSent = now
 			s.advance(sc, now)
 		}
 		if sc.next.Before(next) {
@@ -193,6 +194,7 @@ func (s *Service) handle(b []byte, r received) {
 		src = src.WithZone(name)
 	}
 	now := time.Now()
+	var newcomers []metainfo.Hash
 	for _, ih := range a.Infohashes {
 		p := Peer{Infohash: ih, Addr: netip.AddrPortFrom(src, uint16(a.Port)), Interface: name}
 		s.mu.Lock()
@@ -200,7 +202,35 @@ func (s *Service) handle(b []byte, r received) {
 		s.mu.Unlock()
 		if fresh {
 			s.stats.peers.Add(1)
+			newcomers = append(newcomers, ih)
 			s.cfg.OnPeer(p)
+		}
+	}
+	s.answer(newcomers, now)
+}
+
+// answer brings forward the announce of infohashes a new peer announced,
+// when this Service announces them too and has not within replyGap: the
+// newcomer hears of us in about a second, not at our next periodic
+// announce minutes later (it needs to when it cannot be dialled).
+func (s *Service) answer(ihs []metainfo.Hash, now time.Time) {
+	s.mu.Lock()
+	woke := false
+	for _, ih := range ihs {
+		sc, ok := s.sched[ih]
+		if !ok || now.Sub(sc.lastSent) < replyGap {
+			continue
+		}
+		if at := now.Add(rand.N(replyJitter)); at.Before(sc.next) {
+			sc.next = at
+			woke = true
+		}
+	}
+	s.mu.Unlock()
+	if woke {
+		select {
+		case s.wake <- struct{}{}:
+		default:
 		}
 	}
 }

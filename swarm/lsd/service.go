@@ -32,6 +32,11 @@ const (
 	// DefaultReceiveRate bounds the datagrams processed per second; more
 	// are dropped unread.
 	DefaultReceiveRate = 200
+	// replyGap is the least time between two announces of an infohash
+	// brought forward to answer newcomers (see answer).
+	replyGap = 5 * time.Second
+	// replyJitter spreads the answers of the machines on a LAN.
+	replyJitter = 500 * time.Millisecond
 	// interfaceRefresh is how often interfaces that came up (a cable
 	// plugged in, a new network) are looked for.
 	interfaceRefresh = 30 * time.Second
@@ -104,9 +109,10 @@ type Service struct {
 
 // schedule is when an infohash is announced next.
 type schedule struct {
-	added time.Time
-	next  time.Time
-	stage int // index into Burst of the next announce; len(Burst) after the burst
+	added    time.Time
+	next     time.Time
+	lastSent time.Time
+	stage    int // index into Burst of the next announce; len(Burst) after the burst
 }
 
 type counters struct {

@@ -48,6 +48,26 @@ func TestTwoServicesDiscoverEachOther(t *testing.T) {
 	}
 }
 
+// TestLateJoinerAnswered: A announced once, long before B starts, and
+// would not again for an hour; B's burst makes A answer at once, so B
+// learns A in about a second (the late joiner of a LAN event).
+func TestLateJoinerAnswered(t *testing.T) {
+	l := newLAN(t, "late")
+	ih := hashN(30)
+	a := startHelper(t, l.nsA, "A", helperConfig{Port: 7201, Infohashes: []string{hexOf(ih)}, NoIPv6: true,
+		BurstMS: []int{0}, IntervalS: 3600, Seconds: 40})
+	waitStarted(t, a)
+	// A's only announce has gone, to nobody, more than replyGap ago
+	time.Sleep(replyGap + time.Second)
+	b := startHelper(t, l.nsB, "B", helperConfig{Port: 7202, Infohashes: []string{hexOf(ih)}, NoIPv6: true,
+		BurstMS: []int{0}, IntervalS: 3600, Seconds: 40})
+	waitStarted(t, b)
+	ev := waitFor(t, b, 20*time.Second, "A's answer", func(e helperEvent) bool {
+		return e.Event == "peer" && e.Addr == l.ipA+":7201"
+	})
+	t.Logf("late joiner heard the earlier node after %d ms", ev.ElapsedMS)
+}
+
 // TestLoopbackWhenNamed: loopback is never chosen by default, but named
 // explicitly it works, and two Services on one machine hear each other
 // (multicast looped back) while each ignores its own announces by cookie.

@@ -167,3 +167,28 @@ func TestNewAndStartErrors(t *testing.T) {
 		t.Fatal("second Start accepted")
 	}
 }
+
+// TestAnswerNewcomer: a new peer announcing an infohash we announce too
+// brings our next announce of it forward (once per replyGap); one we do
+// not announce does not.
+func TestAnswerNewcomer(t *testing.T) {
+	s, _ := newTestService(t, Config{Interval: time.Hour})
+	ours, theirs := hashN(1), hashN(2)
+	s.SetInfohashes([]metainfo.Hash{ours})
+	// the burst was a minute ago; the next announce is an hour away
+	now := time.Now()
+	*s.sched[ours] = schedule{added: now.Add(-time.Minute), lastSent: now.Add(-time.Minute),
+		next: now.Add(time.Hour), stage: len(DefaultBurst)}
+	if due, _ := s.takeDue(now.Add(time.Second)); len(due) != 0 {
+		t.Fatalf("due before any newcomer: %v", due)
+	}
+	s.handle(announceFrom(7000, "x", ours, theirs), received{src: lanSrc, ifIndex: 7})
+	due, _ := s.takeDue(time.Now().Add(replyJitter))
+	if len(due) != 1 || due[0] != ours {
+		t.Fatalf("after a newcomer, due %v; want our infohash answered", due)
+	}
+	s.handle(announceFrom(7001, "x", ours), received{src: lanSrc, ifIndex: 7})
+	if due, _ := s.takeDue(time.Now().Add(replyJitter)); len(due) != 0 {
+		t.Fatalf("answered again within replyGap: %v", due)
+	}
+}
