@@ -129,7 +129,9 @@ func TestScheduleBurstThenInterval(t *testing.T) {
 	s.SetInfohashes([]metainfo.Hash{hashN(1)})
 	var sentAt []time.Duration
 	now := t0
-	for range 6 {
+	// the loop wakes at least every Interval, before a late jittered
+	// announce too: a few more wakes than announces
+	for i := 0; i < 10 && len(sentAt) < 5; i++ {
 		due, next := s.takeDue(now)
 		if len(due) == 1 {
 			sentAt = append(sentAt, now.Sub(t0).Round(time.Second))
@@ -143,8 +145,15 @@ func TestScheduleBurstThenInterval(t *testing.T) {
 	if gap := sentAt[4] - sentAt[3]; gap < 54*time.Minute || gap > 66*time.Minute {
 		t.Fatalf("after the burst the next announce came %v later, want Interval ±10%%", gap)
 	}
+	s.Announce(hashN(2))
+	if due, _ := s.takeDue(time.Now()); len(due) != 1 || due[0] != hashN(2) {
+		t.Fatalf("Announce of a second infohash: due %v, want it alone at once", due)
+	}
+	if due, _ := s.takeDue(now.Add(48 * time.Hour)); len(due) != 2 {
+		t.Fatalf("Announce dropped the first infohash: due %v", due)
+	}
 	s.SetInfohashes(nil)
-	if due, _ := s.takeDue(now.Add(48 * time.Hour)); len(due) != 0 {
+	if due, _ := s.takeDue(now.Add(96 * time.Hour)); len(due) != 0 {
 		t.Fatalf("removed infohash still announced: %v", due)
 	}
 }
