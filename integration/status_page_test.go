@@ -61,7 +61,7 @@ func TestStatusPageInChromiumDuringAFetch(t *testing.T) {
 	d := StartDaemon(t, store, "--peer", seeder.Addr(), "--manifest", mf, "--download-rate", "4MiB")
 
 	fetched := make(chan error, 1)
-	go func() { fetched <- getAndCompare(d.Gateway+"/distfiles/"+relPath(store, big.Name), big.Data) }()
+	go func() { fetched <- getAndCompare(d.GatewayPath(big.Name), big.Data) }()
 	s := waitForPeerBytes(t, d, fetched)
 	t.Logf("fetch under way: %d peers, %d bytes from peers", s.Peers, s.Totals.FromPeers)
 
@@ -77,13 +77,6 @@ func TestStatusPageInChromiumDuringAFetch(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("gateway download did not finish in 3 min\ndaemon log:\n%s", d.Stderr())
 	}
-}
-
-// relPath is the URL path of a distfile under /distfiles/ in the default
-// layout (GLEP75Path computes it independently of distswarm).
-func relPath(store, name string) string {
-	rel, _ := filepath.Rel(filepath.Join(store, "distfiles"), GLEP75Path(store, name))
-	return filepath.ToSlash(rel)
 }
 
 func getAndCompare(url string, want []byte) error {

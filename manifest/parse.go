@@ -145,40 +145,45 @@ func (e *SyntaxError) Error() string { return e.Pos.String() + ": " + e.Msg }
 // but whose signature is not verified). Duplicate entries are merged or
 // rejected as described in the package documentation.
 func Parse(r io.Reader, name string) (*Manifest, error) {
+	return parseLimited(r, name, MaxManifestSize)
+}
+
+// parseLimited is Parse with limit in place of MaxManifestSize. Input past
+// the limit is reported as ErrTooLarge, never as a syntax error of the line
+// the limit cut.
+func parseLimited(r io.Reader, name string, limit int64) (*Manifest, error) {
 	p := &parser{
 		name:  name,
 		m:     &Manifest{Path: name},
 		index: make(map[string]int),
 	}
-	sc := bufio.NewScanner(&limitReader{r: r, n: MaxManifestSize})
+	lr := &limitReader{r: r, n: limit}
+	tooLarge := func() error { return fmt.Errorf("%s: %w (limit %d bytes)", name, ErrTooLarge, limit) }
+	sc := bufio.NewScanner(lr)
 	sc.Buffer(make([]byte, 0, 4096), MaxLineLength+2) // grows on demand
 	var cs clearsign
 	lineno := 0
 	for sc.Scan() {
 		lineno++
-		raw := sc.Bytes()
-		if !utf8.Valid(raw) {
-			return nil, p.errorf(lineno, "invalid UTF-8")
-		}
-		line := strings.TrimRightFunc(string(raw), unicode.IsSpace)
-		content, ok, err := cs.line(line, len(p.m.Entries) > 0)
-		if err != nil {
-			return nil, p.errorf(lineno, "%s", err.Error())
-		}
-		if ok {
-			if err := p.parseLine(content, lineno); err != nil {
-				return nil, err
+		if err := p.scannedLine(&cs, sc.Bytes(), lineno); err != nil {
+			if lr.exceeded() {
+				// The scanner hands over the line the limit cut.
+				return nil, tooLarge()
 			}
+			return nil, err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		switch {
+		case errors.Is(err, ErrTooLarge):
+			return nil, tooLarge()
 		case errors.Is(err, bufio.ErrTooLong):
 			return nil, p.errorf(lineno+1, "line longer than %d bytes", MaxLineLength)
-		case errors.Is(err, ErrTooLarge):
-			return nil, fmt.Errorf("%s: %w (limit %d bytes)", name, err, MaxManifestSize)
 		}
 		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if lr.exceeded() {
+		return nil, tooLarge()
 	}
 	if err := cs.finish(); err != nil {
 		return nil, p.errorf(lineno, "%s", err.Error())
@@ -188,6 +193,23 @@ func Parse(r io.Reader, name string) (*Manifest, error) {
 	}
 	p.m.Signed = cs.signed()
 	return p.m, nil
+}
+
+// scannedLine handles one raw line: UTF-8, the clear-signature frame, then
+// the entry.
+func (p *parser) scannedLine(cs *clearsign, raw []byte, lineno int) error {
+	if !utf8.Valid(raw) {
+		return p.errorf(lineno, "invalid UTF-8")
+	}
+	line := strings.TrimRightFunc(string(raw), unicode.IsSpace)
+	content, ok, err := cs.line(line, len(p.m.Entries) > 0)
+	if err != nil {
+		return p.errorf(lineno, "%s", err.Error())
+	}
+	if ok {
+		return p.parseLine(content, lineno)
+	}
+	return nil
 }
 
 type parser struct {
@@ -484,6 +506,9 @@ type limitReader struct {
 	r io.Reader
 	n int64
 }
+
+// exceeded reports whether more than the limit was read.
+func (l *limitReader) exceeded() bool { return l.n < 0 }
 
 func (l *limitReader) Read(b []byte) (int, error) {
 	if l.n < 0 {

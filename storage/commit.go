@@ -151,7 +151,7 @@ func (c *committer) commit(batch []commitItem) {
 			continue
 		}
 		dir := filepath.Dir(it.t.finalPath(it.f))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
 			failed[i] = fmt.Errorf("create final dir: %w", err)
 			continue
 		}

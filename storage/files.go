@@ -49,7 +49,7 @@ func (c *fileCache) acquire(path string, rw, create bool) (*cacheEntry, error) {
 			flag |= os.O_CREATE
 		}
 	}
-	f, err := os.OpenFile(path, flag, 0o644)
+	f, err := os.OpenFile(path, flag, 0o666)
 	if err != nil {
 		return nil, err
 	}

@@ -249,10 +249,10 @@ func (t *torrentStore) finishJob(f *fileEntry) {
 }
 
 func createEmpty(p string) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return fmt.Errorf("staging dir: %w", err)
 	}
-	fh, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	fh, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
 	if err != nil {
 		return fmt.Errorf("create empty staging file: %w", err)
 	}
@@ -267,7 +267,7 @@ func (t *torrentStore) place(f *fileEntry) error {
 		return err
 	}
 	dir := filepath.Dir(t.finalPath(f))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("create final dir: %w", err)
 	}
 	if err := t.moveToFinal(f); err != nil {
@@ -306,7 +306,7 @@ func copyAcross(src, dst string) error {
 	}
 	defer in.Close()
 	tmp := dst + ".distswarm-tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o666)
 	if err != nil {
 		return err
 	}
@@ -376,7 +376,7 @@ func (t *torrentStore) reject(f *fileEntry, why error) {
 	s := t.s
 	ref, staging := t.ref(f), t.staging(f)
 	q := t.quarantinePath(f, "")
-	if err := os.MkdirAll(s.quarDir, 0o755); err != nil {
+	if err := os.MkdirAll(s.quarDir, 0o777); err != nil {
 		s.log.Error("create quarantine dir", "err", err)
 	}
 	f.io.Lock()
@@ -472,7 +472,7 @@ func (t *torrentStore) demote(f *fileEntry, why error, fromFinal bool) {
 	s.files.forget(t.finalPath(f))
 	if fromFinal {
 		if _, err := os.Lstat(t.finalPath(f)); err == nil {
-			_ = os.MkdirAll(s.quarDir, 0o755)
+			_ = os.MkdirAll(s.quarDir, 0o777)
 			q = t.quarantinePath(f, ".damaged")
 			if err := os.Rename(t.finalPath(f), q); err != nil {
 				s.log.Error("quarantine damaged file", "file", t.finalPath(f), "err", err)

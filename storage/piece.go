@@ -128,7 +128,7 @@ func (t *torrentStore) writeFile(f *fileEntry, b []byte, off int64) error {
 	staging := t.staging(f)
 	h, err := t.s.files.acquire(staging, true, true)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(staging), 0o755); err != nil {
+		if err = os.MkdirAll(filepath.Dir(staging), 0o777); err != nil {
 			return fmt.Errorf("staging dir: %w", err)
 		}
 		h, err = t.s.files.acquire(staging, true, true)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,6 +54,7 @@ type fileRecord struct {
 // and setFiles, which commit the queue first and sync.
 type stateDB struct {
 	db     *bolt.DB
+	lock   *stateLock   // held while db is open
 	writes atomic.Int64 // write transactions, for trimEvery
 
 	flushMu sync.Mutex // serializes writers of queued bits, to keep their order
@@ -95,24 +97,30 @@ func (s *stateDB) wrote() {
 	}
 }
 
-// lockWait is how long one attempt to lock the state db waits; Open's
-// callers retry ErrLocked for as long as they are willing to wait.
+// lockWait is how long one attempt to open the state db waits for bbolt's
+// own lock; Open's callers retry ErrLocked for as long as they are willing
+// to wait.
 const lockWait = 250 * time.Millisecond
 
 // ErrLocked means another process has the store open (the state db is
 // locked). Wait and retry, or talk to that process.
 var ErrLocked = errors.New("store in use by another distswarm process")
 
-func openStateDB(path string) (*stateDB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// openStateDB opens (creating if needed) the state db at path. The store's
+// lock file is taken first, so the damage check of openStateFile (which may
+// move a db aside) never runs while another process has the db open.
+func openStateDB(path string, log *slog.Logger) (*stateDB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return nil, fmt.Errorf("state db dir: %w", err)
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: lockWait})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open state db %s: %w", path, ErrLocked)
-	}
+	lock, err := lockStateFile(path + ".lock")
 	if err != nil {
-		return nil, fmt.Errorf("open state db %s: %w", path, err)
+		return nil, err
+	}
+	db, err := openStateFile(path, log)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
 	}
 	// Piece bits are committed without fsync: an fsync per verified piece
 	// costs ~10 ms and made the initial check of a store crawl (~100
@@ -121,12 +129,12 @@ func openStateDB(path string) (*stateDB, error) {
 	// decide what sits at a final path, are synced explicitly (setFile,
 	// setFiles).
 	db.NoSync = true
-	return &stateDB{db: db}, nil
+	return &stateDB{db: db, lock: lock}, nil
 }
 
 // Close commits the queued piece bits and closes the db.
 func (s *stateDB) Close() error {
-	return errors.Join(s.flushPieces(), s.db.Close())
+	return errors.Join(s.flushPieces(), s.db.Close(), s.lock.Close())
 }
 
 func u32key(i int) []byte {

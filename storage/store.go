@@ -165,7 +165,7 @@ func Open(o Options) (*Store, error) {
 		s.roots = append(s.roots, filepath.Clean(r))
 	}
 	s.cond = sync.NewCond(&s.mu)
-	s.db, err = openStateDB(filepath.Join(dir, ".distswarm", "state.db"))
+	s.db, err = openStateDB(filepath.Join(dir, ".distswarm", "state.db"), s.log)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,7 +35,7 @@ func TestDownloadResumesFromPortagePartial(t *testing.T) {
 	}
 	staged := filepath.Join(dir, "staged")
 	adoptPartial(partial, staged)
-	got, err := downloadResumable(context.Background(), srv.Client(), srv.URL+"/f", staged, int64(len(data)), nil)
+	got, err := downloadResumable(context.Background(), srv.Client(), srv.URL+"/f", staged, int64(len(data)), httpStallTimeout, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestDownloadBoundedBySize(t *testing.T) {
 	}))
 	defer srv.Close()
 	staged := filepath.Join(t.TempDir(), "staged")
-	got, err := downloadResumable(context.Background(), srv.Client(), srv.URL+"/f", staged, 300000, nil)
+	got, err := downloadResumable(context.Background(), srv.Client(), srv.URL+"/f", staged, 300000, httpStallTimeout, nil)
 	if err == nil || !strings.Contains(err.Error(), "more than the 300000 bytes") {
 		t.Fatalf("err = %v, want the size bound", err)
 	}
@@ -75,5 +76,62 @@ func TestDownloadBoundedBySize(t *testing.T) {
 	}
 	if _, err := os.Stat(staged); !os.IsNotExist(err) {
 		t.Errorf("oversized download kept (%v)", err)
+	}
+}
+
+// TestDownloadAbandonsStall: a server that sends part of the file and then
+// nothing is abandoned after the stall timeout, with an error that says so;
+// the bytes received stay for a resume.
+func TestDownloadAbandonsStall(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "300000")
+		w.Write(make([]byte, 1000))
+		w.(http.Flusher).Flush()
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	staged := filepath.Join(t.TempDir(), "staged")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := downloadResumable(ctx, srv.Client(), srv.URL+"/f", staged, 300000, time.Second, nil)
+	if err == nil || !strings.Contains(err.Error(), "no data for 1s") {
+		t.Fatalf("stalled download: %v, want 'no data for 1s'", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the stall was not detected before the test's own deadline")
+	}
+	if b, _ := os.ReadFile(staged); got != 1000 || len(b) != 1000 {
+		t.Errorf("received %d, kept %d bytes, want 1000 and 1000", got, len(b))
+	}
+}
+
+// TestDownloadAbandonsSilentServer: a server that accepts the connection and
+// never answers is abandoned after the stall timeout (Portage's own wget
+// gives up after 60 s; before, the fetch waited for its 30-minute --timeout).
+func TestDownloadAbandonsSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered, until the test ends
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = downloadResumable(ctx, http.DefaultClient, "http://"+ln.Addr().String()+"/f", filepath.Join(t.TempDir(), "staged"), 300000, time.Second, nil)
+	if err == nil || !strings.Contains(err.Error(), "no data for 1s") || ctx.Err() != nil {
+		t.Fatalf("silent server: %v, want 'no data for 1s' before the test's deadline", err)
 	}
 }

@@ -52,6 +52,7 @@ type fetchRun struct {
 	waiting   map[fileKey]*want
 	trustWait map[fileKey]*nodeTorrent
 	started   bool
+	stall     *stallWatch
 }
 
 // prepareFetch plans the request and settles what needs no swarm: files
@@ -106,7 +107,7 @@ func (n *Node) fetchPrepared(ctx context.Context, req FetchRequest, wants []*wan
 	start := time.Now()
 	if pending > 0 {
 		r := &fetchRun{n: n, req: req, log: n.log, wants: wants,
-			added: map[metainfo.Hash]*nodeTorrent{}, waiting: map[fileKey]*want{}}
+			added: map[metainfo.Hash]*nodeTorrent{}, waiting: map[fileKey]*want{}, stall: newStallWatch(n.stallReport)}
 		if err := r.run(ctx); err != nil {
 			return nil, err
 		}
@@ -137,8 +138,9 @@ func (r *fetchRun) run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.giveUp(ctx.Err())
 			return nil
-		case <-tick.C:
+		case now := <-tick.C:
 			r.progress()
+			r.stallCheck(now)
 		case <-q.signal:
 			for _, ev := range q.drain() {
 				if err := r.handle(ctx, ev); err != nil {
@@ -253,6 +255,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 			return err
 		}
 		w.cur = &c
+		nt.resumeAfterWriteError()
 		key := fileKey{c.ih, c.index}
 		s := r.n.st.State(key.ih, key.index)
 		switch s.Phase {
@@ -281,7 +284,11 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 }
 
 // handle applies one storage event to the request.
-func (r *fetchRun) handle(ctx context.Context, ev storage.Event) error {
+func (r *fetchRun) handle(ctx context.Context, ev nodeEvent) error {
+	if ev.writeErr != nil {
+		r.writeFailed(ev.File.InfoHash, ev.writeErr)
+		return nil
+	}
 	key := fileKey{ev.File.InfoHash, ev.File.Index}
 	if _, ok := r.trustWait[key]; ok {
 		delete(r.trustWait, key)
@@ -310,6 +317,18 @@ func (r *fetchRun) handle(ctx context.Context, ev storage.Event) error {
 		w.finish(OutcomeUnverified, "", fmt.Errorf("%s: downloaded but unverified (%v); it stays in %s", w.name, ev.Err, ev.Path))
 	}
 	return nil
+}
+
+// writeFailed ends the files waiting on torrent ih, whose download stopped
+// because its data could not be written (a full disk): waiting on would
+// only hang until the deadline.
+func (r *fetchRun) writeFailed(ih metainfo.Hash, err error) {
+	for key, w := range r.waiting {
+		if key.ih == ih {
+			delete(r.waiting, key)
+			w.finish(OutcomeFailed, "", fmt.Errorf("%s: %w", w.name, err))
+		}
+	}
 }
 
 // giveUp ends every unfinished file when the deadline passes or the caller

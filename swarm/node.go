@@ -34,6 +34,9 @@ type NodeOptions struct {
 	// of the collections the store holds). Requests bring their own too.
 	Authority *Authority
 	Logger    *slog.Logger
+	// StallReport is how long a fetch receives no data before it logs why
+	// (default 30 s; later reports come at doubling intervals).
+	StallReport time.Duration
 }
 
 // Node is one store, one BitTorrent client, the collections added to it
@@ -56,6 +59,12 @@ type Node struct {
 
 	trustedMu sync.Mutex
 	trusted   map[metainfo.Hash]bool // collection Manifests in the node's authority
+
+	// verified remembers store copies already verified (the gateway
+	// serves the same files over and over).
+	verified *verifiedCopies
+
+	stallReport time.Duration
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -76,7 +85,10 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		trusted: map[metainfo.Hash]bool{},
 		log:     logger,
 		started: time.Now(),
+
+		stallReport: o.StallReport,
 	}
+	n.verified = newVerifiedCopies()
 	var seedDirs []string
 	for _, d := range o.SeedFrom {
 		abs, err := n.roots.add(d)
@@ -117,7 +129,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.reg = newRegistry(cl, st, o.Store, peers, logger)
+	n.reg = newRegistry(cl, st, o.Store, peers, logger, n.onWriteError)
 	return n, nil
 }
 
@@ -179,7 +191,21 @@ func (n *Node) AddSeedRoot(dir string) error {
 func (n *Node) subscribe() (*eventQueue, func()) { return n.bus.subscribe() }
 
 func (n *Node) onStorageEvent(ev storage.Event) {
-	n.bus.publish(ev)
+	n.bus.publish(nodeEvent{Event: ev})
+}
+
+// onWriteError tells every request that torrent ih stopped downloading
+// because its data could not be written.
+func (n *Node) onWriteError(ih metainfo.Hash, err error) {
+	n.log.Error("download stopped: cannot write its data", "infohash", ih.HexString(), "err", err)
+	n.bus.publish(nodeEvent{Event: storage.Event{File: storage.FileRef{InfoHash: ih, Index: -1}}, writeErr: err})
+}
+
+// nodeEvent is a storage event, or (writeErr set) the report that writing
+// downloaded data of torrent File.InfoHash failed and its download stopped.
+type nodeEvent struct {
+	storage.Event
+	writeErr error
 }
 
 // seedRoots are the distdirs seeded in place.
@@ -223,7 +249,7 @@ type eventBus struct {
 
 func newEventBus() *eventBus { return &eventBus{subs: map[*eventQueue]struct{}{}} }
 
-func (b *eventBus) publish(ev storage.Event) {
+func (b *eventBus) publish(ev nodeEvent) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for q := range b.subs {
@@ -247,13 +273,13 @@ func (b *eventBus) subscribe() (*eventQueue, func()) {
 // storage's workers never block on a slow subscriber.
 type eventQueue struct {
 	mu     sync.Mutex
-	events []storage.Event
+	events []nodeEvent
 	signal chan struct{}
 }
 
 func newEventQueue() *eventQueue { return &eventQueue{signal: make(chan struct{}, 1)} }
 
-func (q *eventQueue) push(ev storage.Event) {
+func (q *eventQueue) push(ev nodeEvent) {
 	q.mu.Lock()
 	q.events = append(q.events, ev)
 	q.mu.Unlock()
@@ -263,7 +289,7 @@ func (q *eventQueue) push(ev storage.Event) {
 	}
 }
 
-func (q *eventQueue) drain() []storage.Event {
+func (q *eventQueue) drain() []nodeEvent {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	evs := q.events

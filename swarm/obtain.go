@@ -59,7 +59,7 @@ func (n *Node) Obtain(ctx context.Context, req ObtainRequest) (ObtainResult, err
 		return n.obtain(ctx, req)
 	})
 	if err == nil && shared {
-		if verr := req.Authority.VerifyFile(ctx, req.Name, res.Path); verr != nil {
+		if verr := n.verified.verify(ctx, req.Authority, req.Name, res.Path); verr != nil {
 			err = fmt.Errorf("%s: the copy another request obtained does not match: %w", req.Name, verr)
 		}
 	}
@@ -72,7 +72,7 @@ func (n *Node) Obtain(ctx context.Context, req ObtainRequest) (ObtainResult, err
 func (n *Node) obtain(ctx context.Context, req ObtainRequest) (ObtainResult, error) {
 	log := n.log.With("file", req.Name)
 	if p, err := n.store.Find(req.Name); err == nil {
-		if req.Authority.VerifyFile(ctx, req.Name, p) == nil {
+		if n.verified.verify(ctx, req.Authority, req.Name, p) == nil {
 			return ObtainResult{Path: p, Source: SourceStore}, nil
 		}
 		log.Warn("store copy does not match the digests", "path", p)
@@ -163,7 +163,7 @@ func (n *Node) collectionsListing(name string) ([]*collection.Collection, error)
 // verifies and places it (ingest).
 func (n *Node) obtainHTTP(ctx context.Context, req ObtainRequest, uri string) (string, error) {
 	staged := filepath.Join(n.store.HTTPStagingDir(), req.Name+".part")
-	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(staged), 0o777); err != nil {
 		return "", fmt.Errorf("fetch %s: %w", req.Name, err)
 	}
 	if req.ResumeFrom != "" {
@@ -179,7 +179,7 @@ func (n *Node) obtainHTTP(ctx context.Context, req ObtainRequest, uri string) (s
 			req.OnHTTPProgress(done, total)
 		}
 	}
-	got, err := downloadResumable(ctx, client, uri, staged, e.Size, counted)
+	got, err := downloadResumable(ctx, client, uri, staged, e.Size, httpStallTimeout, counted)
 	n.stats.addHTTP(got)
 	if err != nil {
 		return "", fmt.Errorf("fetch %s from %s: %w", req.Name, uri, err)

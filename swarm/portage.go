@@ -109,7 +109,7 @@ func unverifiedHTTP(ctx context.Context, o PortageFetchOptions) error {
 		client = &http.Client{}
 	}
 	staged := o.Out + ".distswarm-part"
-	if _, err := downloadResumable(ctx, client, o.URI, staged, UnknownSize, o.OnHTTPProgress); err != nil {
+	if _, err := downloadResumable(ctx, client, o.URI, staged, UnknownSize, httpStallTimeout, o.OnHTTPProgress); err != nil {
 		_ = os.Remove(staged)
 		return fmt.Errorf("fetch %s from %s: %w", DistfileName(o.Out), o.URI, err)
 	}
@@ -135,8 +135,9 @@ func adoptPartial(from, staged string) {
 // downloadResumable GETs uri into path, continuing a previous partial
 // download with a Range request when the server supports it. With a known
 // size it never writes more than size bytes; a server that sends nothing
-// for httpStallTimeout is abandoned. It returns the bytes received.
-func downloadResumable(ctx context.Context, client *http.Client, uri, path string, size int64, progress func(done, total int64)) (int64, error) {
+// for stallAfter (httpStallTimeout in use) is abandoned. It returns the
+// bytes received.
+func downloadResumable(ctx context.Context, client *http.Client, uri, path string, size int64, stallAfter time.Duration, progress func(done, total int64)) (int64, error) {
 	u, err := url.Parse(uri)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return 0, fmt.Errorf("URI %q: only http and https URIs can be fetched", uri)
@@ -159,8 +160,8 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	if have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 	}
-	stall := time.AfterFunc(httpStallTimeout, cancel)
-	defer stall.Stop()
+	stall := &stallTimer{t: time.AfterFunc(stallAfter, cancel), after: stallAfter}
+	defer stall.t.Stop()
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, stallError(err, stall)
@@ -185,7 +186,7 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	if size >= 0 && total > size {
 		return 0, fmt.Errorf("server announces %d bytes, the digests say %d", total, size)
 	}
-	f, err := os.OpenFile(path, flags, 0o644)
+	f, err := os.OpenFile(path, flags, 0o666)
 	if err != nil {
 		return 0, err
 	}
@@ -205,12 +206,20 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	return w.done - have, err
 }
 
+// stallTimer cancels a download that receives nothing for after.
+type stallTimer struct {
+	t     *time.Timer
+	after time.Duration
+}
+
+func (s *stallTimer) reset() { s.t.Reset(s.after) }
+
 // stallError names a stall for what it is.
-func stallError(err error, stall *time.Timer) error {
-	if err != nil && !stall.Stop() {
-		return fmt.Errorf("no data for %s: %w", httpStallTimeout, err)
+func stallError(err error, stall *stallTimer) error {
+	if err != nil && !stall.t.Stop() {
+		return fmt.Errorf("no data for %s: %w", stall.after, err)
 	}
-	stall.Reset(httpStallTimeout)
+	stall.reset()
 	return err
 }
 
@@ -218,13 +227,13 @@ type progressWriter struct {
 	w           io.Writer
 	done, total int64
 	fn          func(done, total int64)
-	stall       *time.Timer
+	stall       *stallTimer
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
 	p.done += int64(n)
-	p.stall.Reset(httpStallTimeout)
+	p.stall.reset()
 	if p.fn != nil {
 		p.fn(p.done, p.total)
 	}
@@ -233,7 +242,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 
 // placeFile moves a verified file to its final store path durably.
 func placeFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 		return err
 	}
 	if err := fsyncPath(src); err != nil {
@@ -278,7 +287,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ type registry struct {
 	store *Store
 	peers []torrent.PeerInfo
 	log   *slog.Logger
+	// onWriteErr hears that a torrent stopped downloading because its
+	// data could not be written.
+	onWriteErr func(metainfo.Hash, error)
 
 	mu   sync.Mutex
 	byIH map[metainfo.Hash]*nodeTorrent
@@ -34,15 +37,31 @@ type nodeTorrent struct {
 	files map[string]int // distfile name → file index
 	mfIdx int            // collection Manifest file index, -1 if none
 
+	writes     writeGuard
+	onWriteErr func(metainfo.Hash, error)
+
 	mu            sync.Mutex
 	trackers      [][]string
 	trackersAdded bool
 	seeding       bool
 }
 
-func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger) *registry {
-	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, byIH: map[metainfo.Hash]*nodeTorrent{}}
+func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger, onWriteErr func(metainfo.Hash, error)) *registry {
+	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, onWriteErr: onWriteErr, byIH: map[metainfo.Hash]*nodeTorrent{}}
 }
+
+// watchWrites reports the torrent's write errors to the registry's onWriteErr.
+func (nt *nodeTorrent) watchWrites() {
+	nt.writes.watch(nt.t, func(err error) {
+		if nt.onWriteErr != nil {
+			nt.onWriteErr(nt.ih, err)
+		}
+	})
+}
+
+// resumeAfterWriteError lets the torrent download again if a write error
+// stopped it: a new request may find the space freed.
+func (nt *nodeTorrent) resumeAfterWriteError() { nt.writes.resume(nt.t) }
 
 // add adds mi to the client once (later calls return the same torrent),
 // attaches it to the storage and remembers it in the store. Trackers are
@@ -73,12 +92,12 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, mf []byte) (*
 		return nil, ctx.Err()
 	}
 	r.st.Attach(t)
+	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: mi.UpvertedAnnounceList(), onWriteErr: r.onWriteErr}
+	nt.files, nt.mfIdx = distfilesOf(nt.info), manifestIndex(nt.info)
+	nt.watchWrites()
 	if len(r.peers) > 0 {
 		t.AddPeers(r.peers)
 	}
-	info := t.Info()
-	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: info, files: distfilesOf(info), mfIdx: manifestIndex(info),
-		trackers: mi.UpvertedAnnounceList()}
 	r.byIH[ih] = nt
 	return nt, nil
 }

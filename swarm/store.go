@@ -58,7 +58,7 @@ func OpenDefaultStore(root string) (*Store, error) {
 	s, err := OpenStore(root)
 	if err != nil {
 		return nil, fmt.Errorf("%w (create %s writable by the portage group: "+
-			"install -d -o portage -g portage -m 0775 %s; or pass --store DIR)", err, SystemStoreDir, SystemStoreDir)
+			"install -d -o portage -g portage -m 2775 %s; or pass --store DIR)", err, SystemStoreDir, SystemStoreDir)
 	}
 	return s, nil
 }
@@ -72,7 +72,7 @@ func OpenStore(root string) (*Store, error) {
 	}
 	s := &Store{Root: abs}
 	for _, d := range []string{s.DistfilesDir(), s.collectionsDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.MkdirAll(d, 0o777); err != nil {
 			return nil, fmt.Errorf("store %s: %w", root, err)
 		}
 	}

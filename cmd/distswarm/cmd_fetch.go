@@ -53,8 +53,10 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 // create it.
 func openStoreFlag(c *cli.Context) (*swarm.Store, error) {
 	open := swarm.OpenDefaultStore
+	shareWithStoreGroup(swarm.DefaultStoreDir())
 	if c.IsSet("store") {
 		open = swarm.OpenStore
+		shareWithStoreGroup(c.String("store"))
 	}
 	store, err := open(c.String("store"))
 	if err != nil {
@@ -300,7 +302,7 @@ func warnPrivateStore(c *cli.Context, store *swarm.Store) {
 		return
 	}
 	fmt.Fprintf(c.App.ErrWriter, "distswarm: %s is missing or not writable (uid %d), using %s; "+
-		"create it writable by the portage group (install -d -o portage -g portage -m 0775 %s) or pass --store\n",
+		"create it writable by the portage group (install -d -o portage -g portage -m 2775 %s) or pass --store\n",
 		swarm.SystemStoreDir, os.Getuid(), store.Root, swarm.SystemStoreDir)
 }
 

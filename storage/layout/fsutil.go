@@ -108,7 +108,7 @@ func mkdirAllSync(root, rel string) error {
 			continue
 		}
 		next := filepath.Join(cur, comp)
-		err := os.Mkdir(next, 0o755)
+		err := os.Mkdir(next, 0o777)
 		switch {
 		case err == nil:
 			if err := SyncDir(cur); err != nil {

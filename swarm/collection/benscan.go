@@ -270,38 +270,59 @@ type infoShape struct {
 // bounds its file entries and their string bytes, failing as soon as a
 // bound is passed.
 func checkInfoShape(infoBytes []byte) (infoShape, error) {
+	return checkShape(infoBytes, 0)
+}
+
+// checkTorrentShape is checkInfoShape for a whole .torrent: the info dict
+// is the value of its top-level key "info".
+func checkTorrentShape(data []byte) (infoShape, error) {
+	return checkShape(data, 1)
+}
+
+// checkShape walks data with ScanBencode's checks and counts the file
+// entries of the info dict found at depth infoDepth (0: data is the info
+// dict; 1: the value of data's key "info").
+func checkShape(data []byte, infoDepth int) (infoShape, error) {
 	var sh infoShape
-	s := newBenScanner(infoBytes, BencodeLimits{})
-	var topKey string
+	s := newBenScanner(data, BencodeLimits{})
+	keys := make([]string, infoDepth+2) // the last key seen at each depth up to the info's keys
+	inInfo := infoDepth == 0
 	inFiles := false // walking the value of "files" or "file tree"
 	for {
 		tok, err := s.next()
 		if err != nil {
 			return sh, err
 		}
-		switch {
-		case tok.kind == tokEOF:
+		if tok.kind == tokEOF {
 			return sh, nil
-		case tok.depth == 0 && tok.kind != tokDict && tok.kind != tokEnd:
+		}
+		if tok.depth == 0 && tok.kind != tokDict && tok.kind != tokEnd {
 			return sh, errors.New("not a dict")
-		case tok.depth == 1 && tok.key:
-			topKey = string(tok.value)
-		case tok.depth == 1 && (topKey == "files" || topKey == "file tree") && (tok.kind == tokList || tok.kind == tokDict):
-			inFiles = true
-		case inFiles && tok.kind == tokEnd && tok.depth == 1:
-			inFiles = false
+		}
+		if tok.key && tok.depth < len(keys) {
+			keys[tok.depth] = string(tok.value)
+			continue
+		}
+		rel := tok.depth - infoDepth // depth relative to the info dict
+		switch {
+		case infoDepth == 1 && tok.depth == 1 && keys[1] == "info":
+			inInfo = tok.kind == tokDict // entering it, or leaving it
+		case !inInfo:
+		case rel == 1 && (keys[tok.depth] == "files" || keys[tok.depth] == "file tree"):
+			inFiles = tok.kind == tokList || tok.kind == tokDict
 		case inFiles:
-			if err := sh.count(topKey, tok); err != nil {
+			if err := sh.count(keys[infoDepth+1], rel, tok); err != nil {
 				return sh, err
 			}
 		}
 	}
 }
 
-// count adds one token inside "files" or "file tree" to the shape.
-func (sh *infoShape) count(topKey string, tok benToken) error {
+// count adds one token inside "files" or "file tree" to the shape; rel is
+// its depth relative to the info dict.
+func (sh *infoShape) count(topKey string, rel int, tok benToken) error {
 	switch {
-	case topKey == "files" && tok.depth == 2 && tok.kind == tokDict:
+	case topKey == "files" && rel == 2 && tok.kind == tokDict:
 		sh.files++
 	case topKey == "file tree" && tok.key && len(tok.value) == 0:
 		sh.treeFiles++ // a file's entry is keyed "" below its name

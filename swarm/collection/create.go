@@ -95,6 +95,10 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if o.MaxFilesPerTorrent <= 0 {
 		o.MaxFilesPerTorrent = DefaultMaxFilesPerTorrent
 	}
+	if o.MaxFilesPerTorrent > MaxFileEntries/2 {
+		// Each file may take a pad: a torrent past MaxFileEntries would not load.
+		return nil, fmt.Errorf("at most %d files per torrent, not %d", MaxFileEntries/2, o.MaxFilesPerTorrent)
+	}
 	if o.PieceLength != 0 && !validPieceLength(o.PieceLength) {
 		return nil, fmt.Errorf("piece length %d: want a power of two ≥ %d (the anacrolix chunk size)", o.PieceLength, MinPieceLength)
 	}
@@ -601,6 +605,9 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 		}
 	}
 	info.Pieces = pieces
+	if len(info.Files) > MaxFileEntries {
+		return nil, nil, Shard{}, fmt.Errorf("%d file entries in one torrent, at most %d load: lower the files per torrent", len(info.Files), MaxFileEntries)
+	}
 	if info.NumPieces()*20 != len(pieces) || info.NumPieces() != int((info.TotalLength()+pl-1)/pl) {
 		return nil, nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
 	}

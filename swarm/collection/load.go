@@ -277,7 +277,7 @@ func loadManifest(mi *metainfo.MetaInfo, open func() (io.ReadCloser, error)) ([]
 
 // parseTorrent decodes a .torrent and validates its info dict.
 func parseTorrent(data []byte) (*metainfo.MetaInfo, error) {
-	if err := ScanBencode(data); err != nil {
+	if _, err := checkTorrentShape(data); err != nil {
 		return nil, fmt.Errorf("torrent: %w", err)
 	}
 	var mi metainfo.MetaInfo

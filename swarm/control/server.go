@@ -41,7 +41,7 @@ func Listen(node *swarm.Node, path string, o Options) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(pathDir(path), 0o755); err != nil {
+	if err := os.MkdirAll(pathDir(path), 0o777); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	_ = os.Remove(path)

@@ -56,6 +56,7 @@ src_install() {
 
 	keepdir /var/cache/distswarm /var/log/distswarm
 	fowners portage:portage /var/cache/distswarm /var/log/distswarm
+	fperms 2775 /var/cache/distswarm
 	fperms 0750 /var/log/distswarm
 }
 

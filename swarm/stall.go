@@ -1,0 +1,108 @@
+package swarm
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Stall reports: a fetch that receives no data says so, with what it
+// knows of why, instead of staying silent until its deadline (a dead peer,
+// a .torrent whose piece hashes are damaged, a webseed that answers
+// nothing). The first report comes after stallFirst without data, later
+// ones at doubling intervals up to stallMax.
+const (
+	stallFirst = 30 * time.Second
+	stallMax   = 5 * time.Minute
+)
+
+// stallWatch tracks the data a request's torrents receive.
+type stallWatch struct {
+	first    time.Duration
+	moved    int64     // data bytes received, all torrents of the request
+	lastData time.Time // when moved last changed
+	next     time.Time // when to report if nothing changes
+	interval time.Duration
+}
+
+func newStallWatch(first time.Duration) *stallWatch {
+	if first <= 0 {
+		first = stallFirst
+	}
+	return &stallWatch{first: first, moved: -1}
+}
+
+// check returns how long nothing was received and whether to report it
+// now; reports come at doubling intervals while the stall lasts.
+func (s *stallWatch) check(moved int64, now time.Time) (time.Duration, bool) {
+	if moved != s.moved {
+		s.moved, s.lastData, s.interval = moved, now, s.first
+		s.next = now.Add(s.interval)
+		return 0, false
+	}
+	if now.Before(s.next) {
+		return 0, false
+	}
+	s.interval = min(2*s.interval, stallMax)
+	s.next = now.Add(s.interval)
+	return now.Sub(s.lastData), true
+}
+
+// stallCheck logs a diagnosis for each torrent the request still waits on
+// when no data came for a while.
+func (r *fetchRun) stallCheck(now time.Time) {
+	var moved int64
+	for _, nt := range r.added {
+		st := nt.t.Stats()
+		moved += st.BytesReadData.Int64()
+	}
+	stalled, report := r.stall.check(moved, now)
+	if !report {
+		return
+	}
+	waiting := map[*nodeTorrent][]string{}
+	for key, w := range r.waiting {
+		if nt := r.added[key.ih]; nt != nil {
+			waiting[nt] = append(waiting[nt], w.name)
+		}
+	}
+	for _, nt := range r.trustWait {
+		waiting[nt] = append(waiting[nt], "(collection Manifest)")
+	}
+	for nt, names := range waiting {
+		r.log.Warn("no data received for "+stalled.Round(time.Second).String()+": "+nt.stallReason(len(r.n.reg.peers)),
+			"infohash", nt.ih.HexString(), "files", strings.Join(firstN(names, 3), " "), "waiting", len(names))
+	}
+}
+
+// stallReason says what the torrent's connections tell about a stall;
+// given is the number of peers the user gave (--peer).
+func (nt *nodeTorrent) stallReason(given int) string {
+	s := nt.t.Stats()
+	webseeds := len(nt.mi.UrlList)
+	bad, good := s.PiecesDirtiedBad.Int64(), s.PiecesDirtiedGood.Int64()
+	counts := fmt.Sprintf("%d peers connected (%d seeders), %d known, %d connecting; %d webseeds; pieces verified %d, failed %d",
+		s.ActivePeers, s.ConnectedSeeders, s.TotalPeers, s.HalfOpenPeers, webseeds, good, bad)
+	switch {
+	case bad > 0 && good == 0:
+		return "every piece received failed its hash check: the .torrent's piece hashes may be damaged, or the peers send bad data (" + counts + ")"
+	case bad > 0:
+		return "pieces fail their hash check: a peer sends bad data, or the .torrent is damaged (" + counts + ")"
+	case s.ActivePeers == 0 && given > 0:
+		return fmt.Sprintf("no peer connected: none of the %d given answers (%s)", given, counts)
+	case s.ActivePeers == 0 && s.TotalPeers == 0 && webseeds == 0:
+		return "no peer known and no webseed: give --peer, a tracker or the DHT (" + counts + ")"
+	case s.ActivePeers == 0 && webseeds > 0:
+		return "no peer connected and the webseeds send nothing (" + counts + ")"
+	case s.ActivePeers == 0:
+		return "no peer connected: the known peers do not answer (" + counts + ")"
+	}
+	return "peers are connected but send nothing: they may not have the files, or keep us choked (" + counts + ")"
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,226 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	astorage "github.com/anacrolix/torrent/storage"
+
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+func TestStallWatchReportsAtDoublingIntervals(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := newStallWatch(10 * time.Second)
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	var reports []int
+	for sec := 0; sec <= 100; sec++ {
+		moved := int64(0)
+		if sec >= 50 && sec < 52 { // data flows for two seconds: the watch starts over
+			moved = int64(sec)
+		} else if sec >= 52 {
+			moved = 51
+		}
+		if d, ok := s.check(moved, at(sec)); ok {
+			reports = append(reports, sec)
+			if sec < 50 && d != time.Duration(sec)*time.Second {
+				t.Errorf("at %d s: stalled for %v", sec, d)
+			}
+		}
+	}
+	want := []int{10, 30, 61, 81}
+	if fmt.Sprint(reports) != fmt.Sprint(want) {
+		t.Errorf("reports at %v s, want %v", reports, want)
+	}
+}
+
+// logBuffer collects a logger's output for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// stallFetch fetches every file of coll from peer on a node whose stall
+// reports come after one second, until the log shows want (or 45 s pass),
+// and returns the results and the log.
+func stallFetch(t *testing.T, coll *collection.Collection, peer, want string) ([]FileResult, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	var peers []string
+	if peer != "" {
+		peers = append(peers, peer)
+	}
+	n, err := OpenNode(ctx, NodeOptions{Store: store, Client: loopback(), Peers: peers,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), StallReport: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	fctx, fcancel := context.WithTimeout(ctx, 45*time.Second)
+	defer fcancel()
+	go func() { // the fetch ends once the report it waits for is logged
+		for fctx.Err() == nil && !strings.Contains(logs.String(), want) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		fcancel()
+	}()
+	res, err := n.Fetch(fctx, FetchRequest{Collections: []*collection.Collection{coll}, TrustCollection: true, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, logs.String()
+}
+
+// A peer that does not answer: the fetch says so while it waits, instead
+// of nothing until its deadline.
+func TestFetchStallReportsDeadPeer(t *testing.T) {
+	src := t.TempDir()
+	corpus(t, src, []int{300000})
+	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	want := "no peer connected: none of the 1 given answers"
+	res, logs := stallFetch(t, coll, dead, want)
+	if len(res) == 0 || res[0].Outcome.OK() {
+		t.Fatalf("results %+v, want none placed", res)
+	}
+	if !strings.Contains(logs, "no data received for") || !strings.Contains(logs, want) {
+		t.Fatalf("no stall report naming the dead peer in the log:\n%s", logs)
+	}
+}
+
+// A peer that sends data failing the piece hashes (as with a .torrent
+// whose pieces were damaged): the stall report says every piece failed.
+func TestFetchStallReportsBadPieces(t *testing.T) {
+	src := t.TempDir()
+	corpus(t, src, []int{300000, 200000})
+	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := startCorruptSeeder(t, coll.Torrents[0])
+	want := "every piece received failed its hash check"
+	res, logs := stallFetch(t, coll, peer, want)
+	for _, r := range res {
+		if r.Outcome.OK() {
+			t.Fatalf("%s placed from a corrupt seeder", r.Name)
+		}
+	}
+	if !strings.Contains(logs, want) {
+		t.Fatalf("no stall report of failed pieces in the log:\n%s", logs)
+	}
+}
+
+// startCorruptSeeder seeds mi with anacrolix's own file storage over data
+// of the right sizes and wrong content, told every piece is complete, so it
+// serves that data without checking it.
+func startCorruptSeeder(t *testing.T, mi *metainfo.MetaInfo) string {
+	t.Helper()
+	info, err := mi.UnmarshalInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range info.UpvertedFiles() {
+		p := filepath.Join(append([]string{dir, info.Name}, f.BestPath()...)...)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Repeat([]byte{0x5a}, int(f.Length)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := torrent.NewDefaultClientConfig()
+	cfg.ListenHost = func(string) string { return "127.0.0.1" }
+	cfg.ListenPort = 0
+	cfg.NoDHT, cfg.DisableTrackers, cfg.DisableIPv6, cfg.Seed = true, true, true, true
+	cfg.DefaultStorage = astorage.NewFileOpts(astorage.NewFileClientOpts{
+		ClientBaseDir: dir, PieceCompletion: allComplete{}, UsePartFiles: g.Some(false),
+	})
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	if _, err := cl.AddTorrent(mi); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", cl.LocalPort())
+}
+
+// allComplete says every piece is complete and correct.
+type allComplete struct{}
+
+func (allComplete) Get(metainfo.PieceKey) (astorage.Completion, error) {
+	return astorage.Completion{Ok: true, Complete: true}, nil
+}
+func (allComplete) Set(metainfo.PieceKey, bool) error { return nil }
+func (allComplete) Close() error                      { return nil }
+
+// A webseed that accepts requests and never answers, and no peer: the
+// stall report names the webseed.
+func TestFetchStallReportsSilentWebseed(t *testing.T) {
+	src := t.TempDir()
+	corpus(t, src, []int{300000})
+	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	coll.Torrents[0].UrlList = []string{srv.URL + "/"}
+	want := "no peer connected and the webseeds send nothing"
+	res, logs := stallFetch(t, coll, "", want)
+	if len(res) == 0 || res[0].Outcome.OK() {
+		t.Fatalf("results %+v, want none placed", res)
+	}
+	if !strings.Contains(logs, want) {
+		t.Fatalf("no stall report naming the webseed in the log:\n%s", logs)
+	}
+}

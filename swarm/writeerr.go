@@ -1,0 +1,49 @@
+package swarm
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/anacrolix/torrent"
+)
+
+// writeGuard replaces anacrolix's default handling of a failed chunk write (it logs at
+// Critical, which distswarm only shows with -v, and quietly stops downloading the torrent for
+// good: a fetch onto a full disk then hung until its --timeout) with a report and a way back.
+// The first write error stops the torrent's downloading, as the library's default does, so no
+// more data is fetched that cannot be written, and is reported once; resume lets a later request
+// try again (space may have been freed), which re-arms the report.
+type writeGuard struct {
+	mu      sync.Mutex
+	stopped bool
+}
+
+// watch sends t's first write error since the last resume (ENOSPC with the staging path, wrapped
+// by the storage) to onErr, on its own goroutine.
+func (g *writeGuard) watch(t *torrent.Torrent, onErr func(error)) {
+	t.SetOnWriteChunkError(func(err error) {
+		g.mu.Lock()
+		first := !g.stopped
+		g.stopped = true
+		g.mu.Unlock()
+		if first {
+			t.DisallowDataDownload()
+			onErr(fmt.Errorf("torrent %s: writing downloaded data: %w", t.InfoHash().HexString(), err))
+		}
+	})
+}
+
+// resume allows t to download again after a write error stopped it.
+func (g *writeGuard) resume(t *torrent.Torrent) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		g.stopped = false
+		t.AllowDataDownload()
+	}
+}
+
+// watchWriteErrors reports t's first write error to onErr (see writeGuard).
+func watchWriteErrors(t *torrent.Torrent, onErr func(error)) {
+	(&writeGuard{}).watch(t, onErr)
+}
