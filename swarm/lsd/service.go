@@ -52,13 +52,13 @@ type Config struct {
 	Interfaces []string
 	// NoIPv6 keeps to IPv4 (239.192.152.143) only.
 	NoIPv6 bool
-	// OnPeer is called for each (infohash, peer) heard, once per
-	// Interval for the same pair (required). It runs on the receiving
+	// OnPeer is called for each (infohash, peer) heard, at most once per
+	// half Interval for the same pair, so each periodic announce of a
+	// peer reaches it again (required). It runs on the receiving
 	// goroutine: it should not block for long.
 	OnPeer func(Peer)
 	// Interval is how often each infohash is announced after its burst
-	// (default DefaultInterval); a peer is reported again at most once
-	// an Interval.
+	// (default DefaultInterval).
 	Interval time.Duration
 	// Burst are the times after an infohash is added when it is
 	// announced (default DefaultBurst).
@@ -155,7 +155,7 @@ func New(cfg Config) (*Service, error) {
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		sched:   map[metainfo.Hash]*schedule{},
-		peers:   newPeerTable(cfg.Interval),
+		peers:   newPeerTable(cfg.Interval / 2),
 	}, nil
 }
 
