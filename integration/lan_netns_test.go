@@ -123,3 +123,88 @@ func TestLANZeroConfig(t *testing.T) {
 	t.Logf("zero-config fetch of %d files from the LAN took %s (LAN discovery included)", len(files), time.Since(t0).Round(time.Millisecond))
 	CheckPlaced(t, stores[1], files)
 }
+
+// startLTOnLAN runs `ltpeer.py MODE --lsd` in namespace ns on ip:6881 (LSD
+// on, no --peer) and waits until it listens. `ip netns exec` execs the
+// script: the PID StartExt kills is its.
+func startLTOnLAN(t *testing.T, ns, ip string, timeout time.Duration, mode string, args ...string) *LTPeer {
+	t.Helper()
+	RequireLibtorrent(t)
+	argv := append([]string{"netns", "exec", ns, Python, ltScript(t), mode, "--lsd", "--listen-ip", ip, "--port", "6881",
+		"--timeout", fmt.Sprint(int(timeout.Seconds()))}, args...)
+	p := &LTPeer{ExtProc: StartExt(t, timeout+20*time.Second, "", "ip", argv...)}
+	p.waitListening(t, mode)
+	return p
+}
+
+// startDaemonOnLAN starts a daemon on store in namespace ns, listening on
+// ip:6881, offline, with LAN discovery (the default).
+func startDaemonOnLAN(t *testing.T, ns, ip, store string) *Proc {
+	t.Helper()
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"daemon", "--store", store, "--gateway", "off", "--listen", ip + ":6881", "--offline"}
+	p, _ := startCmd(t, time.Minute, daemonReady, inNetns(ns, args...), args)
+	return p
+}
+
+// TestLANLibtorrentSeeds: libtorrent seeds a collection with LSD on; a
+// distswarm daemon on the same link with no --peer finds it by LSD and
+// fetches every file from it, verified.
+func TestLANLibtorrentSeeds(t *testing.T) {
+	RequireLibtorrent(t)
+	ns, ips := vethLAN(t, "lts")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := Corpus(t, src, 141, ltSizes)
+	torrent := filepath.Join(dir, "c.torrent")
+	ltCreateCollection(t, src, torrent)
+	mirror := filepath.Join(dir, "mirror")
+	collectionTree(t, mirror, torrent, files)
+	lt := startLTOnLAN(t, ns[0], ips[0], 90*time.Second, "seed", "--torrent", torrent, "--dir", mirror)
+	store := filepath.Join(dir, "store")
+	daemon := startDaemonOnLAN(t, ns[1], ips[1], store)
+	t0 := time.Now()
+	mf := WriteManifest(t, dir, files)
+	code, out := runInNetns(t, ns[1], 2*time.Minute, append([]string{"fetch", "--store", store, "--torrent", torrent, "--manifest", mf}, Names(files)...)...)
+	if code != 0 {
+		t.Fatalf("fetch from libtorrent found by LSD: exit %d\n%s\ndaemon:\n%s\nlibtorrent:\n%s", code, out, lastLines(daemon.Stderr(), 20), lastLines(lt.Output(), 20))
+	}
+	t.Logf("fetch of %d files from libtorrent found by LSD: %s", len(files), time.Since(t0).Round(time.Millisecond))
+	CheckPlaced(t, store, files)
+	code, done := lt.finish(t, true, 20*time.Second)
+	if code != 0 || done["error"] != nil {
+		t.Fatalf("libtorrent seed: exit %d, %v", code, done)
+	}
+	if up := ltNum(done, "payload_up"); up < ltTotalSize(files) {
+		t.Errorf("libtorrent uploaded %d payload bytes, less than the %d placed", up, ltTotalSize(files))
+	}
+}
+
+// TestLANLibtorrentFetches: a distswarm daemon seeds a collection; a
+// libtorrent on the same link with LSD on and no --peer finds it and
+// downloads the whole collection from it.
+func TestLANLibtorrentFetches(t *testing.T) {
+	RequireLibtorrent(t)
+	ns, ips := vethLAN(t, "ltf")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := Corpus(t, src, 142, ltSizes)
+	torrent := filepath.Join(dir, "c.torrent")
+	ltCreateCollection(t, src, torrent)
+	store := filepath.Join(dir, "seedstore")
+	daemon := startDaemonOnLAN(t, ns[0], ips[0], store)
+	if code, out := runInNetns(t, ns[0], time.Minute, "seed", "--store", store, "--from", src, torrent); code != 0 {
+		t.Fatalf("seed through the daemon: %d\n%s", code, out)
+	}
+	t0 := time.Now()
+	out := filepath.Join(dir, "lt")
+	lt := startLTOnLAN(t, ns[1], ips[1], 60*time.Second, "download", "--torrent", torrent, "--dir", out)
+	code, done := lt.finish(t, false, 90*time.Second)
+	if code != 0 || done["complete"] != true {
+		t.Fatalf("libtorrent download from distswarm found by LSD: exit %d, %v\ndaemon:\n%s", code, done, lastLines(daemon.Stderr(), 20))
+	}
+	t.Logf("libtorrent's download of %d files from distswarm found by LSD: %s", len(files), time.Since(t0).Round(time.Millisecond))
+	checkLTTree(t, out, torrent, files)
+}
