@@ -146,9 +146,11 @@ func runDaemon(c *cli.Context) error {
 	if _, err := node.SeedKnown(ctx); err != nil {
 		return failedErr("daemon: %v", err)
 	}
-	if err := startLAN(ctx, c, node, log); err != nil {
+	stopLAN, err := startLAN(ctx, c, node, log)
+	if err != nil {
 		return err
 	}
+	defer stopLAN()
 	ctl, err := control.Listen(node, store.ControlSocket(), control.Options{Group: cfg.socketGroup, Logger: log})
 	if err != nil {
 		return failedErr("daemon: %v", err)
@@ -248,32 +250,52 @@ func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
 	return o, nil
 }
 
-// startLAN starts LAN discovery unless --lsd=false. Interfaces: those of
-// --lsd-interface, else the one holding --listen's address when it names
-// one, else every suitable one. A failure without --lsd-interface is
-// logged, not fatal: the daemon works without it.
-func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.Logger) error {
+// startLAN starts LAN discovery unless --lsd=false, and returns what
+// stops it (waiting until no more peers reach the node, which may then
+// close). Interfaces: those of --lsd-interface, else the one holding
+// --listen's address when it names one, else every suitable one. A
+// failure without --lsd-interface is logged, not fatal: the daemon works
+// without it.
+func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.Logger) (func(), error) {
+	nothing := func() {}
 	if !c.Bool("lsd") {
-		return nil
+		return nothing, nil
 	}
 	ifaces := c.StringSlice("lsd-interface")
 	if len(ifaces) == 0 {
-		if host, _, err := net.SplitHostPort(c.String("listen")); err == nil {
-			if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-				name, err := lsd.InterfaceWithAddr(ip)
-				if err != nil {
-					log.Warn("LAN discovery off", "listen", c.String("listen"), "err", err)
-					return nil
-				}
-				ifaces = []string{name}
-			}
+		name, specific, err := listenInterface(c.String("listen"))
+		if err != nil {
+			log.Warn("LAN discovery off", "listen", c.String("listen"), "err", err)
+			return nothing, nil
+		}
+		if specific {
+			ifaces = []string{name}
 		}
 	}
-	if _, err := node.StartLAN(ctx, swarm.LANOptions{Interfaces: ifaces}); err != nil {
+	lanCtx, cancel := context.WithCancel(ctx)
+	svc, err := node.StartLAN(lanCtx, swarm.LANOptions{Interfaces: ifaces})
+	if err != nil {
+		cancel()
 		if c.IsSet("lsd-interface") {
-			return usageErr("daemon --lsd-interface: %v", err)
+			return nothing, usageErr("daemon --lsd-interface: %v", err)
 		}
 		log.Warn("LAN discovery off", "err", err)
+		return nothing, nil
 	}
-	return nil
+	return func() { cancel(); <-svc.Done() }, nil
+}
+
+// listenInterface is the interface holding the address of --listen, when
+// it names one (specific); ":6881" and "0.0.0.0:6881" name none.
+func listenInterface(listen string) (name string, specific bool, err error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", false, nil // the client reports a bad --listen
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return "", false, nil
+	}
+	name, err = lsd.InterfaceWithAddr(ip)
+	return name, err == nil, err
 }
