@@ -34,11 +34,12 @@ type helperConfig struct {
 	// BurstMS and IntervalS replace the defaults when set.
 	BurstMS   []int `json:"burst_ms"`
 	IntervalS int   `json:"interval_s"`
+	RefreshMS int   `json:"refresh_ms"`
 }
 
 func (hc helperConfig) config(onPeer func(Peer)) Config {
 	c := Config{Port: hc.Port, Interfaces: hc.Interfaces, NoIPv6: hc.NoIPv6, OnPeer: onPeer,
-		Interval: time.Duration(hc.IntervalS) * time.Second}
+		Interval: time.Duration(hc.IntervalS) * time.Second, InterfaceRefresh: time.Duration(hc.RefreshMS) * time.Millisecond}
 	for _, ms := range hc.BurstMS {
 		c.Burst = append(c.Burst, time.Duration(ms)*time.Millisecond)
 	}

@@ -15,7 +15,7 @@ import (
 func (s *Service) announceLoop(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	refresh := time.NewTicker(interfaceRefresh)
+	refresh := time.NewTicker(s.cfg.InterfaceRefresh)
 	defer refresh.Stop()
 	for {
 		due, next := s.takeDue(time.Now())

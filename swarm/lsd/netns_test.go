@@ -65,18 +65,30 @@ func newNamespace(t *testing.T, name string) string {
 // between tests and between concurrent test processes.
 func newLAN(t *testing.T, tag string) *lan {
 	t.Helper()
+	l := newUnlinkedLAN(t, tag)
+	l.link(t)
+	return l
+}
+
+// newUnlinkedLAN is newLAN without the veth pair: link adds it later.
+func newUnlinkedLAN(t *testing.T, tag string) *lan {
+	t.Helper()
 	id := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
 	sub := os.Getpid()%200 + 20
-	l := &lan{
+	return &lan{
 		nsA: newNamespace(t, "dslsdA"+id), nsB: newNamespace(t, "dslsdB"+id),
 		ifA: "la" + id, ifB: "lb" + id,
 		ipA: fmt.Sprintf("10.231.%d.1", sub), ipB: fmt.Sprintf("10.231.%d.2", sub),
 		ip6A: fmt.Sprintf("fd00:231:%d::1", sub), ip6B: fmt.Sprintf("fd00:231:%d::2", sub),
 	}
+}
+
+// link creates the veth pair between the namespaces, up and addressed.
+func (l *lan) link(t *testing.T) {
+	t.Helper()
 	run(t, "ip", "link", "add", l.ifA, "netns", l.nsA, "type", "veth", "peer", "name", l.ifB, "netns", l.nsB)
 	l.configure(t, l.nsA, l.ifA, l.ipA, l.ip6A)
 	l.configure(t, l.nsB, l.ifB, l.ipB, l.ip6B)
-	return l
 }
 
 func (l *lan) configure(t *testing.T, ns, ifc, ip4, ip6 string) {

@@ -37,9 +37,9 @@ const (
 	replyGap = 5 * time.Second
 	// replyJitter spreads the answers of the machines on a LAN.
 	replyJitter = 500 * time.Millisecond
-	// interfaceRefresh is how often interfaces that came up (a cable
-	// plugged in, a new network) are looked for.
-	interfaceRefresh = 30 * time.Second
+	// DefaultInterfaceRefresh is how often interfaces that came up (a
+	// cable plugged in, a new network) are looked for.
+	DefaultInterfaceRefresh = 30 * time.Second
 )
 
 // Config configures a Service.
@@ -63,6 +63,10 @@ type Config struct {
 	// Burst are the times after an infohash is added when it is
 	// announced (default DefaultBurst).
 	Burst []time.Duration
+	// InterfaceRefresh is how often the interfaces are looked at again
+	// (default DefaultInterfaceRefresh): ones that came up are joined and
+	// every infohash gets a new burst there.
+	InterfaceRefresh time.Duration
 	// SendRate and ReceiveRate bound datagrams per second (defaults
 	// DefaultSendRate, DefaultReceiveRate).
 	SendRate, ReceiveRate float64
@@ -132,6 +136,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if len(cfg.Burst) == 0 {
 		cfg.Burst = DefaultBurst
+	}
+	if cfg.InterfaceRefresh <= 0 {
+		cfg.InterfaceRefresh = DefaultInterfaceRefresh
 	}
 	if cfg.SendRate <= 0 {
 		cfg.SendRate = DefaultSendRate
@@ -236,7 +243,7 @@ func (s *Service) Start(ctx context.Context) error {
 	n := len(s.ifaces)
 	s.mu.Unlock()
 	if n == 0 {
-		s.log.Warn("LAN discovery: no suitable interface yet; looking again every 30 s")
+		s.log.Warn("LAN discovery: no suitable interface yet; looking again", "every", s.cfg.InterfaceRefresh)
 	}
 	s.log.Info("LAN discovery started", "interfaces", n, "ipv6", s.socks.v6 != nil, "port", s.cfg.Port)
 	s.run(ctx)

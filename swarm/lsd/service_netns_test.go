@@ -68,6 +68,33 @@ func TestLateJoinerAnswered(t *testing.T) {
 	t.Logf("late joiner heard the earlier node after %d ms", ev.ElapsedMS)
 }
 
+// TestInterfaceComingUp: two Services start with no suitable interface
+// (the cable not yet plugged in); when the link comes up they join it,
+// announce there and find each other, without a restart.
+func TestInterfaceComingUp(t *testing.T) {
+	l := newUnlinkedLAN(t, "up")
+	ih := hashN(40)
+	var ps []*proc
+	for i, ns := range []string{l.nsA, l.nsB} {
+		p := startHelper(t, ns, []string{"A", "B"}[i], helperConfig{Port: 7301 + i, Infohashes: []string{hexOf(ih)},
+			RefreshMS: 300, IntervalS: 3600, Seconds: 40})
+		if ev := waitStarted(t, p); len(ev.Interfaces) != 0 {
+			t.Fatalf("%s started on %v before any link existed", p.name, ev.Interfaces)
+		}
+		ps = append(ps, p)
+	}
+	time.Sleep(8 * time.Second) // the start-up bursts are over, sent nowhere
+	t0 := time.Now()
+	l.link(t)
+	waitFor(t, ps[1], 20*time.Second, "A on the new link", func(e helperEvent) bool {
+		return e.Event == "peer" && e.Addr == l.ipA+":7301"
+	})
+	waitFor(t, ps[0], 20*time.Second, "B on the new link", func(e helperEvent) bool {
+		return e.Event == "peer" && e.Addr == l.ipB+":7302"
+	})
+	t.Logf("link up to both found: %s", time.Since(t0).Round(time.Millisecond))
+}
+
 // TestLoopbackWhenNamed: loopback is never chosen by default, but named
 // explicitly it works, and two Services on one machine hear each other
 // (multicast looped back) while each ignores its own announces by cookie.
