@@ -165,6 +165,8 @@ func startProc(t *testing.T, name string, env []string, argv ...string) *proc {
 	p := &proc{name: name, added: make(chan struct{}, 1), done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), env...)
+	// a child that leaves a grandchild holding stderr must not hang Wait
+	p.cmd.WaitDelay = 5 * time.Second
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
