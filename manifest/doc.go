@@ -26,8 +26,10 @@
 // to the blank line, dash-escaped lines ("- ") undone, and, as in gemato's
 // ManifestUnsignedData rule, entries before "BEGIN PGP SIGNED MESSAGE" or
 // any data after "END PGP SIGNATURE" are errors, as is a wrapper without a
-// complete signature block. The signature is NOT verified yet:
-// Manifest.Signed only says a wrapper was present.
+// complete signature block. Parse does not verify the signature:
+// Manifest.Signed only says a wrapper was present. With a keyring,
+// manifest/openpgp's Verifier.VerifyManifest checks the signature and
+// parses the signed text only.
 //
 // # Duplicate and conflicting entries
 //

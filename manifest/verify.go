@@ -134,3 +134,24 @@ func sizeGot(n, want int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// sufficientHashes are the hashes, strongest first, any one of which is
+// enough to trust a file: BLAKE2B is the one Portage's MANIFEST_HASHES
+// requires; the others are 256-bit-secure or better as well.
+var sufficientHashes = []string{BLAKE2B, SHA512, SHA3_512, BLAKE2S, SHA3_256, SHA256}
+
+// OneSufficient returns want reduced to the first of its hashes that alone
+// is enough to trust a file (BLAKE2B, else SHA512, …), so verifying it
+// reads and hashes the file once with one hash instead of every listed
+// one. An entry with none of them (MD5, SHA1, RMD160, WHIRLPOOL only) is
+// returned unchanged. The `manifest verify` command still checks every
+// hash; the swarm's verify-and-place checks the size and this one.
+func OneSufficient(want Entry) Entry {
+	for _, h := range sufficientHashes {
+		if d, ok := want.Digests[h]; ok {
+			want.Digests = Digests{h: d}
+			return want
+		}
+	}
+	return want
+}

@@ -228,18 +228,6 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	}
 }
 
-// retryUnverified queues again the placeable files reported Unverified (the authority may now
-// know them; see AuthorityWatcher).
-func (t *torrentStore) retryUnverified() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, f := range t.files {
-		if f != nil && f.phase == PhaseUnverified && f.finalDir != "" {
-			t.enqueueLocked(f)
-		}
-	}
-}
-
 // finishJob ends f's finalize job: it may be queued again and the torrent may close.
 func (t *torrentStore) finishJob(f *fileEntry) {
 	t.mu.Lock()

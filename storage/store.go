@@ -16,6 +16,8 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	astorage "github.com/anacrolix/torrent/storage"
+
+	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // ErrNoAuthority is returned (wrapped) by a Verifier that knows nothing about a file. The file
@@ -84,6 +86,7 @@ type Options struct {
 type Store struct {
 	o          Options
 	dir        string
+	tree       layout.Tree
 	partialDir string
 	quarDir    string
 	rootsMu    sync.RWMutex
@@ -150,8 +153,9 @@ func Open(o Options) (*Store, error) {
 	s := &Store{
 		o:          o,
 		dir:        dir,
-		partialDir: filepath.Join(dir, ".partial"),
-		quarDir:    filepath.Join(dir, ".quarantine"),
+		tree:       layout.Tree{Root: dir},
+		partialDir: layout.Tree{Root: dir}.Partial(),
+		quarDir:    layout.Tree{Root: dir}.Quarantine(),
 		roots:      []string{dir},
 		log:        o.Logger.With("component", "storage"),
 		files:      newFileCache(o.MaxOpenFiles),
@@ -165,7 +169,7 @@ func Open(o Options) (*Store, error) {
 		s.roots = append(s.roots, filepath.Clean(r))
 	}
 	s.cond = sync.NewCond(&s.mu)
-	s.db, err = openStateDB(filepath.Join(dir, ".distswarm", "state.db"), s.log)
+	s.db, err = openStateDB(s.tree.StateDB(), s.log)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
@@ -294,7 +298,7 @@ func (s *Store) underRoot(p string) bool {
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
 		return false
 	}
-	for _, private := range []string{s.partialDir, s.quarDir, filepath.Join(s.dir, ".distswarm")} {
+	for _, private := range s.tree.Private() {
 		if within(private, p) || p == private {
 			return false
 		}

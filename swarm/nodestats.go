@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -137,7 +136,7 @@ func (n *Node) Status() NodeStatus {
 	n.stats.mu.Unlock()
 	down := st.Totals.FromPeers + st.Totals.FromWebseeds + st.Totals.FromHTTP
 	st.UploadRate, st.DownloadRate = n.stats.rates(time.Now(), st.Totals.Uploaded, down)
-	st.Quarantine = listQuarantine(filepath.Join(n.store.Root, ".quarantine"))
+	st.Quarantine = listQuarantine(n.store.QuarantineDir())
 	return st
 }
 

@@ -90,9 +90,12 @@ func OpenStore(root string) (*Store, error) {
 }
 
 // DistfilesDir is the GLEP 75 tree (GENTOO_MIRRORS="<root>/distfiles").
-func (s *Store) DistfilesDir() string { return filepath.Join(s.Root, "distfiles") }
+func (s *Store) DistfilesDir() string { return s.tree().Distfiles() }
 
-func (s *Store) collectionsDir() string { return filepath.Join(s.Root, "collections") }
+// tree is the store's directory tree: the one place its names are spelled.
+func (s *Store) tree() layout.Tree { return layout.Tree{Root: s.Root} }
+
+func (s *Store) collectionsDir() string { return s.tree().Collections() }
 
 // collectionManifestPath is where the collection Manifest of a remembered
 // torrent is kept.
@@ -101,13 +104,16 @@ func (s *Store) collectionManifestPath(ih string) string {
 }
 
 // HTTPStagingDir holds HTTP downloads until they are verified.
-func (s *Store) HTTPStagingDir() string { return filepath.Join(s.Root, ".partial", "http") }
+func (s *Store) HTTPStagingDir() string { return s.tree().HTTPStaging() }
 
 // StateDir is the store's private state (state db, control socket).
-func (s *Store) StateDir() string { return filepath.Join(s.Root, ".distswarm") }
+func (s *Store) StateDir() string { return s.tree().State() }
+
+// QuarantineDir holds the files that failed verification.
+func (s *Store) QuarantineDir() string { return s.tree().Quarantine() }
 
 // ControlSocket is where a daemon on this store listens for commands.
-func (s *Store) ControlSocket() string { return filepath.Join(s.StateDir(), "control.sock") }
+func (s *Store) ControlSocket() string { return s.tree().ControlSocket() }
 
 // DistfilePath is where a distfile of that name lives in the store.
 func (s *Store) DistfilePath(name string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/distswarm/distswarm/manifest"
+	"github.com/distswarm/distswarm/manifest/openpgp"
 	"github.com/distswarm/distswarm/storage/layout"
 )
 
@@ -35,30 +36,90 @@ func manifestCheckCommand() *cli.Command {
 		Usage:     "parse Manifests only (syntax, escapes, signed wrapper, duplicates)",
 		ArgsUsage: "MANIFEST...",
 		Description: `Parses each Manifest and reports the first problem with its file and line.
-Exit status: 0 when every Manifest parses, 2 otherwise.
+With --keyring, each Manifest must also be OpenPGP clear-signed by a key of
+that keyring (armoured or binary, e.g. gentoo-keys' release keyring); only the
+signed text is parsed. In the Gentoo tree only the top-level Manifest is signed.
+Exit status: 0 when every Manifest parses (and verifies), 1 when a signature is
+missing or bad, 2 when a Manifest does not parse.
 
-Example:
-   distswarm manifest check /var/db/repos/gentoo/app-arch/zstd/Manifest`,
+Examples:
+   distswarm manifest check /var/db/repos/gentoo/app-arch/zstd/Manifest
+   distswarm manifest check --keyring /usr/share/openpgp-keys/gentoo-release.asc Manifest`,
+		Flags: []cli.Flag{keyringFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return usageErr("manifest check: no MANIFEST given")
 			}
-			bad := false
+			verifier, err := manifestVerifier(c)
+			if err != nil {
+				return err
+			}
+			code := exitOK
 			for _, path := range c.Args().Slice() {
-				m, err := manifest.ParseFile(path)
+				m, sig, err := parseManifest(verifier, path)
 				if err != nil {
 					fmt.Fprintf(c.App.ErrWriter, "%v\n", err)
-					bad = true
+					code = max(code, manifestErrCode(err))
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s: ok, %d entries (%d DIST)\n", path, len(m.Entries), len(m.Dist()))
+				fmt.Fprintf(c.App.Writer, "%s: ok, %d entries (%d DIST)%s\n", path, len(m.Entries), len(m.Dist()), sig)
 			}
-			if bad {
-				return silentFailure(exitUsage)
+			if code != exitOK {
+				return silentFailure(code)
 			}
 			return nil
 		},
 	}
+}
+
+func keyringFlag() cli.Flag {
+	return &cli.StringFlag{Name: "keyring", Usage: "OpenPGP keyring: require every Manifest to be clear-signed by one of its keys"}
+}
+
+// manifestVerifier loads --keyring; nil without one.
+func manifestVerifier(c *cli.Context) (*openpgp.Verifier, error) {
+	path := c.String("keyring")
+	if path == "" {
+		return nil, nil
+	}
+	kr, err := openpgp.LoadKeyring(path)
+	if err != nil {
+		return nil, usageErr("--keyring: %v", err)
+	}
+	return &openpgp.Verifier{Keyring: kr}, nil
+}
+
+// signatureError marks a Manifest that parsed but whose signature did not
+// verify (exit 1, not 2).
+type signatureError struct{ err error }
+
+func (e signatureError) Error() string { return e.err.Error() }
+func (e signatureError) Unwrap() error { return e.err }
+
+func manifestErrCode(err error) int {
+	var se signatureError
+	if errors.As(err, &se) {
+		return exitFailed
+	}
+	return exitUsage
+}
+
+// parseManifest parses path, checking its signature when v is not nil.
+// The second result describes the signature (empty without v).
+func parseManifest(v *openpgp.Verifier, path string) (*manifest.Manifest, string, error) {
+	if v == nil {
+		m, err := manifest.ParseFile(path)
+		return m, "", err
+	}
+	// The structure first: a parse error stays a parse error.
+	if _, err := manifest.ParseFile(path); err != nil {
+		return nil, "", err
+	}
+	m, sig, err := v.VerifyManifestFile(path)
+	if err != nil {
+		return nil, "", signatureError{err}
+	}
+	return m, ", " + sig.String(), nil
 }
 
 // verifyOutcome is one DIST entry's result, also the --json record.
@@ -96,6 +157,7 @@ Examples:
 			&cli.StringFlag{Name: "distdir", Usage: "directory holding the distfiles (flat or GLEP 75)", Value: defaultDistdir, EnvVars: []string{"DISTDIR"}},
 			&cli.BoolFlag{Name: "ignore-missing", Usage: "do not count files absent from the distdir as failures"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per DIST entry on standard output"},
+			keyringFlag(),
 		},
 		Action: runManifestVerify,
 	}
@@ -110,14 +172,19 @@ func runManifestVerify(c *cli.Context) error {
 		return usageErr("manifest verify: distdir %s is not a readable directory", distdir)
 	}
 
-	// Parse everything first: a parse error is a usage error (exit 2) and
-	// must not be hidden behind a long verification run.
+	verifier, err := manifestVerifier(c)
+	if err != nil {
+		return err
+	}
+	// Parse everything first: a parse error is a usage error (exit 2), a
+	// bad signature a failure (exit 1); neither may be hidden behind a
+	// long verification run.
 	var entries []manifest.Entry
 	seen := map[string]bool{}
 	for _, path := range c.Args().Slice() {
-		m, err := manifest.ParseFile(path)
+		m, _, err := parseManifest(verifier, path)
 		if err != nil {
-			return &exitError{code: exitUsage, err: err}
+			return &exitError{code: manifestErrCode(err), err: err}
 		}
 		dist := m.Dist()
 		names := make([]string, 0, len(dist))

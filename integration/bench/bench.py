@@ -19,6 +19,8 @@ goal.
   P6  seeding a 100,000-file collection: peak RSS and restart-to-seeding time
   G1  curl of a 1 GiB distfile through the HTTP gateway (file already in the
       store) vs the same file from a plain Go file server
+  G2  Portage-mode fetches (FETCHCOMMAND, one at a time as Portage runs them)
+      of 200 small files from a peer: through a running daemon vs in-process
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
@@ -57,7 +59,7 @@ MIB = 1 << 20
 
 SCALE = fractions.Fraction(os.environ.get("SIZE", "1") or "1")
 SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if b.strip()] or \
-    ["P1", "P2", "P3", "P4", "P5", "P6", "G1"]
+    ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2"]
 REPS = int(os.environ.get("REPS", "3"))
 PROFILE = os.environ.get("PROFILE", "")
 BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
@@ -753,10 +755,79 @@ def bench_g1():
     rmtree(store)
 
 
+# ---------------------------------------------------------------- G2
+
+def manifest_digests(mf):
+    """name -> Portage ${DIGESTS} string, from a collection Manifest's DIST lines."""
+    out = {}
+    with open(mf) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 4 or parts[0] != "DIST":
+                continue
+            hashes = dict(zip(parts[3::2], parts[4::2]))
+            out[parts[1]] = " ".join("%s:%s" % (k.lower(), hashes[k]) for k in ("BLAKE2B", "SHA512") if k in hashes)
+    return out
+
+
+def portage_fetches(tag, store, distdir, digests, extra):
+    """One `distswarm fetch` per file in FETCHCOMMAND mode, in turn; the URI
+    is dead, so every file must come from the swarm. Returns wall, cpu."""
+    os.makedirs(distdir)
+    cpu, t0 = 0.0, time.monotonic()
+    for name in sorted(digests):
+        p = run("%s-%s" % (tag, name), [DS, "fetch", "--store", store, "--uri", "http://127.0.0.1:9/" + name,
+                                        "--out", os.path.join(distdir, name), "--digests", digests[name]] + extra)
+        cpu += p.cpu_total
+    wall = time.monotonic() - t0
+    got = count_files(distdir)
+    if got != len(digests):
+        raise RuntimeError("%s: %d files in DISTDIR, want %d" % (tag, got, len(digests)))
+    return wall, cpu
+
+
+def bench_g2():
+    """Portage's FETCHCOMMAND for N small files, one process per file as
+    Portage runs them, the files on one peer: with a daemon on the store
+    (each command hands the fetch to it over the control socket) against
+    the in-process mode (each command opens the store and a BitTorrent
+    client, and finds the peer)."""
+    c = corpus("small", n=scaled(200, 20), min=1024, max=32 << 10, seed=12)
+    tor = ds_collection(c, "g2")
+    digests = manifest_digests(tor + ".Manifest")
+    seed_store = os.path.join(WORK, "g2-seedstore")
+    seeder = Proc("g2-seed", [DS, "seed", "--store", seed_store, "--listen", "127.0.0.1:0", "--offline",
+                              "--from", c["dir"], tor])
+    peer = "127.0.0.1:%d" % int(seeder.wait_for(r"seeding on port (\d+)").group(1))
+    log("G2: %d Portage-mode fetches of 1-32 KiB files from one peer" % len(digests))
+    base = ["--listen", "127.0.0.1:0", "--offline", "--peer", peer]
+
+    inproc = os.path.join(WORK, "g2-inproc")
+    run("g2-add-inproc", [DS, "collection", "add", "--store", inproc, tor])
+    iw, ic = portage_fetches("g2-inproc", inproc, os.path.join(WORK, "g2-inproc-distdir"), digests, base)
+
+    dstore = os.path.join(WORK, "g2-daemon")
+    run("g2-add-daemon", [DS, "collection", "add", "--store", dstore, tor])
+    daemon = Proc("g2-daemon", [DS, "daemon", "--store", dstore, "--gateway", "127.0.0.1:0"] + base,
+                  env=prof_env("g2-daemon"))
+    daemon.wait_for(r"ready gateway=")
+    cpu0 = daemon.cpu_now()
+    dw, dc = portage_fetches("g2-daemon", dstore, os.path.join(WORK, "g2-daemon-distdir"), digests, [])
+    dc += daemon.cpu_now() - cpu0
+    daemon.stop()
+    seeder.stop()
+    n = len(digests)
+    row("G2 Portage mode in-process, %d files (reference)" % n, iw, ic, "%.1f files/s" % (n / iw))
+    r = iw / dw
+    row("G2 Portage mode through the daemon", dw, dc, "%.2fx in-process, %.1f files/s" % (r, n / dw),
+        ">= 1.0x", judge(r, 1.0, True))
+    rmtree(inproc, dstore, seed_store)
+
+
 # ---------------------------------------------------------------- main
 
 BENCHES = {"P1": bench_p1, "P2": bench_p2, "P3": bench_p3, "P4": bench_p4, "P5": bench_p5, "P6": bench_p6,
-           "G1": bench_g1}
+           "G1": bench_g1, "G2": bench_g2}
 
 
 def machine():

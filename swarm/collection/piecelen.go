@@ -20,6 +20,11 @@ const (
 	// acceptableWaste: a single torrent whose best ratio exceeds this is
 	// split into size classes.
 	acceptableWaste = 1.05
+	// splitAbovePieces and splitPieceGain: a single torrent of more pieces
+	// is split into size classes when that divides its piece count by the
+	// gain or more (see chooseRule).
+	splitAbovePieces = 4096
+	splitPieceGain   = 2
 )
 
 // Moved returns the bytes a full fetch of files of the given sizes moves
@@ -55,10 +60,26 @@ func PieceLengthFor(sizes []int64) int64 {
 	return pl
 }
 
+// LargeClassPieceLength returns the piece length of a size class of large
+// files (see ShardRule.SmallBelow): the largest feasible one that wastes
+// at most acceptableWaste (instead of preferredWaste), since for large
+// files fewer, larger pieces cut the cost per byte of both peers more than
+// the few percent of padding they add.
+func LargeClassPieceLength(sizes []int64) int64 {
+	pl, _ := pieceLengthWithin(sizes, MinPieceLength, acceptableWaste)
+	return pl
+}
+
 // pieceLengthFor implements PieceLengthFor with a configurable floor (tests
 // use it to show what smaller pieces would give) and also returns the waste
 // ratio of the chosen length.
 func pieceLengthFor(sizes []int64, minPL int64) (int64, float64) {
+	return pieceLengthWithin(sizes, minPL, preferredWaste)
+}
+
+// pieceLengthWithin picks the largest feasible piece length whose waste
+// ratio is at most target, else the smallest feasible one.
+func pieceLengthWithin(sizes []int64, minPL int64, target float64) (int64, float64) {
 	// Entries: every file, a pad after most of them, plus the Manifest
 	// and its pad.
 	entries := int64(2*len(sizes) + 2)
@@ -75,7 +96,7 @@ func pieceLengthFor(sizes []int64, minPL int64) (int64, float64) {
 		if smallest == 0 {
 			smallest = pl
 		}
-		if r := WasteRatio(sizes, pl); r <= preferredWaste {
+		if r := WasteRatio(sizes, pl); r <= target {
 			best, bestRatio = pl, r
 		}
 	}

@@ -78,6 +78,11 @@ func (r ShardRule) Key(name string, size int64) (string, error) {
 	return b.String(), nil
 }
 
+// isLargeClass reports whether the shard key names a class of large files.
+func (r ShardRule) isLargeClass(key string) bool {
+	return r.SmallBelow > 0 && strings.HasSuffix(key, "l")
+}
+
 // validKey reports whether key can be produced by r.
 func (r ShardRule) validKey(key string) bool {
 	want := r.HexDigits

@@ -11,6 +11,8 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // hostileInfo returns a one-file info dict (file ab/x-1.tar.gz, 1 byte)
@@ -116,7 +118,7 @@ func checkAccepted(t *testing.T, info *metainfo.Info) {
 	t.Helper()
 	safe := func(what string, comps []string) {
 		for _, c := range comps {
-			if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/\\\x00") || len(c) > MaxComponentLen || privateNames[c] {
+			if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/\\\x00") || len(c) > MaxComponentLen || layout.IsPrivateName(c) {
 				t.Fatalf("accepted unsafe %s component %q", what, c)
 			}
 		}
