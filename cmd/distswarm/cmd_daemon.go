@@ -282,7 +282,12 @@ func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.L
 		log.Warn("LAN discovery off", "err", err)
 		return nothing, nil
 	}
-	return func() { cancel(); <-svc.Done() }, nil
+	return func() {
+		cancel()
+		<-svc.Done()
+		st := svc.Stats()
+		log.Info("LAN discovery stopped", "sent", st.Sent, "received", st.Received, "peers", st.PeersReported, "dropped", st.Dropped)
+	}, nil
 }
 
 // listenInterface is the interface holding the address of --listen, when

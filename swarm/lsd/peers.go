@@ -2,6 +2,7 @@ package lsd
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -71,4 +72,23 @@ func pruneOne(peers map[netip.AddrPort]time.Time, now time.Time, window time.Dur
 			delete(peers, a)
 		}
 	}
+}
+
+// Sighting is a peer heard for an infohash, and when it was last reported.
+type Sighting struct {
+	Infohash metainfo.Hash
+	Addr     netip.AddrPort
+	Reported time.Time
+}
+
+// all returns the table's entries, newest report first.
+func (p *peerTable) all() []Sighting {
+	var out []Sighting
+	for ih, peers := range p.byIH {
+		for a, t := range peers {
+			out = append(out, Sighting{Infohash: ih, Addr: a, Reported: t})
+		}
+	}
+	slices.SortFunc(out, func(a, b Sighting) int { return b.Reported.Compare(a.Reported) })
+	return out
 }

@@ -283,3 +283,14 @@ func (s *Service) Interfaces() []string {
 	}
 	return out
 }
+
+// Seen returns the peers heard on the LAN (for any infohash, announced by
+// this Service or not) within the last half Interval, newest first: the
+// collections and machines of the LAN. Bounded like the peer table.
+func (s *Service) Seen() []Sighting {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.peers.prune(now)
+	return s.peers.all()
+}

@@ -48,6 +48,20 @@ func TestHandleReportsOncePerWindow(t *testing.T) {
 	}
 }
 
+func TestSeen(t *testing.T) {
+	s, _ := newTestService(t, Config{})
+	s.handle(announceFrom(6999, "other", hashN(1), hashN(2)), received{src: lanSrc, ifIndex: 7})
+	time.Sleep(time.Millisecond) // distinct report times
+	s.handle(announceFrom(7000, "other", hashN(2)), received{src: lanSrc, ifIndex: 7})
+	seen := s.Seen()
+	if len(seen) != 3 {
+		t.Fatalf("seen %+v, want 3 (infohash, peer) pairs", seen)
+	}
+	if seen[0].Addr.Port() != 7000 || seen[0].Infohash != hashN(2) {
+		t.Fatalf("newest first: got %+v", seen[0])
+	}
+}
+
 func TestHandleDrops(t *testing.T) {
 	s, got := newTestService(t, Config{})
 	own := announceFrom(6999, s.Cookie(), hashN(1))
