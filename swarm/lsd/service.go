@@ -250,7 +250,8 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Done is closed when the Service has stopped after its context ended.
+// Done is closed when a started Service has stopped after its context
+// ended (never when Start failed or was not called).
 func (s *Service) Done() <-chan struct{} { return s.done }
 
 func (s *Service) run(ctx context.Context) {
