@@ -29,7 +29,7 @@ func TestParseOtherClients(t *testing.T) {
 		// libtorrent 2.0 (and qBittorrent): one infohash, hex cookie
 		"libtorrent":    {"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: " + lower + "\r\ncookie: 1a2b3c\r\n\r\n\r\n", 6881, "1a2b3c"},
 		"libtorrent-v6": {"BT-SEARCH * HTTP/1.1\r\nHost: [ff15::efc0:988f]:6771\r\nPort: 51413\r\nInfohash: " + lower + "\r\ncookie: 7fffffff\r\n\r\n\r\n", 51413, "7fffffff"},
-		// Transmission 3: upper-case hex, no cookie
+		// Transmission 3 writes no cookie; hex in upper case is accepted too
 		"transmission": {"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: " + upper + "\r\n\r\n\r\n", 51413, ""},
 		// bare LF line ends and odd header case
 		"lf": {"bt-search * HTTP/1.1\nHOST: 239.192.152.143:6771\nport:  7000 \ninfohash:" + lower + "\n\n", 7000, ""},

@@ -25,7 +25,7 @@ func requireTool(t *testing.T, name string) string {
 
 // TestOtherClientsHeard: real Transmission 3 and aria2 seeding with their
 // LPD on, in one namespace; a Service in the other hears each one's
-// infohash and port (Transmission writes no cookie and upper-case hex),
+// infohash and port (Transmission 3 sends no cookie),
 // and each one dials the port the Service announces (every 2 s here, as
 // the clients start listening at their own pace). `ip netns exec` execs
 // the client: startProc kills it by PID.
