@@ -21,10 +21,11 @@ type Daemon struct {
 var daemonReady = regexp.MustCompile(`^ready gateway=(\S+) bt-port=(\d+) control=(\S+)$`)
 
 // StartDaemon starts `distswarm daemon` on store with loopback ports, no
-// DHT and no trackers, plus args, and waits for its ready line.
+// DHT, no trackers and no LAN discovery (tests choose their peers; args
+// may turn it on), plus args, and waits for its ready line.
 func StartDaemon(t testing.TB, store string, args ...string) *Daemon {
 	t.Helper()
-	all := append([]string{"daemon", "--store", store, "--gateway", "127.0.0.1:0"}, Loopback...)
+	all := append([]string{"daemon", "--store", store, "--gateway", "127.0.0.1:0", "--lsd=false"}, Loopback...)
 	p, m := startProc(t, 60*time.Second, daemonReady, append(all, args...))
 	d := &Daemon{Proc: p, Store: store, Gateway: m[1], Control: m[3]}
 	fmt.Sscan(m[2], &d.Port)

@@ -277,7 +277,14 @@ func startSeeder(t testing.TB, wait time.Duration, args []string) (*Proc, time.D
 // process is stopped when the test ends.
 func startProc(t testing.TB, wait time.Duration, ready *regexp.Regexp, args []string) (*Proc, []string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return startCmd(t, wait, ready, exec.Command(binary, args...), args)
+}
+
+// startCmd is startProc for a prepared command (e.g. distswarm run in a
+// network namespace by `ip netns exec`, which execs it: the PID stopped
+// is distswarm's).
+func startCmd(t testing.TB, wait time.Duration, ready *regexp.Regexp, cmd *exec.Cmd, args []string) (*Proc, []string) {
+	t.Helper()
 	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

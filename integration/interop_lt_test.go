@@ -72,6 +72,13 @@ func startLT(t testing.TB, timeout time.Duration, mode string, args ...string) *
 	argv := append([]string{ltScript(t), mode, "--listen-ip", "127.0.0.1", "--port", "0",
 		"--timeout", fmt.Sprint(int(timeout.Seconds()))}, args...)
 	p := &LTPeer{ExtProc: StartExt(t, timeout+20*time.Second, "", Python, argv...)}
+	p.waitListening(t, mode)
+	return p
+}
+
+// waitListening waits until the peer reports its listen port.
+func (p *LTPeer) waitListening(t testing.TB, mode string) {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -82,7 +89,7 @@ func startLT(t testing.TB, timeout time.Duration, mode string, args ...string) *
 				t.Fatalf("libtorrent %s: bad listening line %v", mode, m)
 			}
 			p.Port = int(port)
-			return p
+			return
 		}
 		select {
 		case <-p.Done():

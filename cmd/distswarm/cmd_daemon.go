@@ -16,6 +16,7 @@ import (
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/control"
 	"github.com/distswarm/distswarm/swarm/gateway"
+	"github.com/distswarm/distswarm/swarm/lsd"
 )
 
 // defaultUpstream is the mirror a gateway miss falls back to (not with --offline).
@@ -34,6 +35,8 @@ func daemonCommand() *cli.Command {
 		&cli.DurationFlag{Name: "swarm-timeout", Usage: "how long a gateway miss may try the swarm before the upstream mirrors", Value: 20 * time.Second},
 		&cli.StringFlag{Name: "upload-rate", Usage: "upload limit in bytes/s (e.g. 2MiB; 0 = none)", Value: "0"},
 		&cli.StringFlag{Name: "download-rate", Usage: "download limit in bytes/s (e.g. 10MiB; 0 = none)", Value: "0"},
+		&cli.BoolFlag{Name: "lsd", Usage: "LAN discovery (BEP 14): announce the store's collections on the LAN and use the peers heard there, also with --offline (--lsd=false turns it off)", Value: true},
+		&cli.StringSliceFlag{Name: "lsd-interface", Usage: "network interface for LAN discovery (repeatable; default every multicast interface that is up, or the one holding --listen's address)"},
 	)
 	for _, f := range flags {
 		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "listen" {
@@ -49,6 +52,8 @@ func daemonCommand() *cli.Command {
  - serves a control API on STORE/.distswarm/control.sock (mode 0660, group
    --socket-group): 'distswarm fetch', 'seed', 'collection add' and Portage
    mode hand their work to it automatically;
+ - finds peers on the LAN (BEP 14 Local Service Discovery, --lsd): machines
+   running the daemon share their collections with no --peer, tracker or DHT;
  - serves an HTTP gateway on --gateway: GET /distfiles/layout.conf and GLEP 75
    paths, so GENTOO_MIRRORS="http://HOST:6880" works for unmodified Portage.
    A miss is fetched from the swarm, then from --upstream, and verified
@@ -62,7 +67,8 @@ SIGTERM or SIGINT stops it gracefully (state flushed).
 
 Examples:
    distswarm daemon --store /var/cache/distswarm --repo /var/db/repos/gentoo
-   distswarm daemon --gateway 0.0.0.0:6880 --upload-rate 5MiB`,
+   distswarm daemon --gateway 0.0.0.0:6880 --upload-rate 5MiB
+   distswarm daemon --offline --lsd-interface eth0     # a LAN event without Internet`,
 		Flags:  flags,
 		Action: runDaemon,
 	}
@@ -140,6 +146,11 @@ func runDaemon(c *cli.Context) error {
 	if _, err := node.SeedKnown(ctx); err != nil {
 		return failedErr("daemon: %v", err)
 	}
+	stopLAN, err := startLAN(ctx, c, node, log)
+	if err != nil {
+		return err
+	}
+	defer stopLAN()
 	ctl, err := control.Listen(node, store.ControlSocket(), control.Options{Group: cfg.socketGroup, Logger: log})
 	if err != nil {
 		return failedErr("daemon: %v", err)
@@ -237,4 +248,59 @@ func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
 		return o, usageErr("daemon --download-rate: %v", err)
 	}
 	return o, nil
+}
+
+// startLAN starts LAN discovery unless --lsd=false, and returns what
+// stops it (waiting until no more peers reach the node, which may then
+// close). Interfaces: those of --lsd-interface, else the one holding
+// --listen's address when it names one, else every suitable one. A
+// failure without --lsd-interface is logged, not fatal: the daemon works
+// without it.
+func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.Logger) (func(), error) {
+	nothing := func() {}
+	if !c.Bool("lsd") {
+		return nothing, nil
+	}
+	ifaces := c.StringSlice("lsd-interface")
+	if len(ifaces) == 0 {
+		name, specific, err := listenInterface(c.String("listen"))
+		if err != nil {
+			log.Warn("LAN discovery off", "listen", c.String("listen"), "err", err)
+			return nothing, nil
+		}
+		if specific {
+			ifaces = []string{name}
+		}
+	}
+	lanCtx, cancel := context.WithCancel(ctx)
+	svc, err := node.StartLAN(lanCtx, swarm.LANOptions{Interfaces: ifaces})
+	if err != nil {
+		cancel()
+		if c.IsSet("lsd-interface") {
+			return nothing, usageErr("daemon --lsd-interface: %v", err)
+		}
+		log.Warn("LAN discovery off", "err", err)
+		return nothing, nil
+	}
+	return func() {
+		cancel()
+		<-svc.Done()
+		st := svc.Stats()
+		log.Info("LAN discovery stopped", "sent", st.Sent, "received", st.Received, "peers", st.PeersReported, "dropped", st.Dropped)
+	}, nil
+}
+
+// listenInterface is the interface holding the address of --listen, when
+// it names one (specific); ":6881" and "0.0.0.0:6881" name none.
+func listenInterface(listen string) (name string, specific bool, err error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", false, nil // the client reports a bad --listen
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return "", false, nil
+	}
+	name, err = lsd.InterfaceWithAddr(ip)
+	return name, err == nil, err
 }

@@ -735,7 +735,7 @@ def bench_g1():
     with open(mf, "w") as f:
         f.write(run("g1-hash", [DS, "hash", path]).text())
     daemon = Proc("g1-daemon", [DS, "daemon", "--store", store, "--gateway", "127.0.0.1:0", "--listen", "127.0.0.1:0",
-                                "--offline", "--manifest", mf], env=prof_env("g1-daemon"))
+                                "--offline", "--lsd=false", "--manifest", mf], env=prof_env("g1-daemon"))
     daemon_url = daemon.wait_for(r"ready gateway=(\S+)").group(1) + urlpath
     fs = Proc("g1-fileserver", [HTTPSERVE, "-dir", dist])
     fs_url = "http://127.0.0.1:%s/%s" % (fs.wait_for(r"listening on (\d+)").group(1), rel)
@@ -808,7 +808,7 @@ def bench_g2():
 
     dstore = os.path.join(WORK, "g2-daemon")
     run("g2-add-daemon", [DS, "collection", "add", "--store", dstore, tor])
-    daemon = Proc("g2-daemon", [DS, "daemon", "--store", dstore, "--gateway", "127.0.0.1:0"] + base,
+    daemon = Proc("g2-daemon", [DS, "daemon", "--store", dstore, "--gateway", "127.0.0.1:0", "--lsd=false"] + base,
                   env=prof_env("g2-daemon"))
     daemon.wait_for(r"ready gateway=")
     cpu0 = daemon.cpu_now()

@@ -3,7 +3,9 @@
 
 Run it with /usr/bin/python3 (Debian's python3-libtorrent). Loopback only:
 DHT, LSD, UPnP, NAT-PMP and uTP are off, peers are connected explicitly
-with --peer. Every run is bounded by --timeout.
+with --peer. Every run is bounded by --timeout. With --lsd (Local Service
+Discovery on, any --listen-ip) it runs only inside a network namespace
+other than the machine's own, as the LAN tests create.
 
   make PATH --out T [--v1-only]   create a torrent (hybrid v1+v2 by default)
   magnet T                        print the torrent's magnet URI
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -85,7 +88,7 @@ def cmd_run(a):
         # settings at construction, so nothing starts before they apply
         "listen_interfaces": "%s:%d" % (a.listen_ip, a.port),
         "enable_dht": False, "dht_bootstrap_nodes": "",
-        "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
+        "enable_lsd": bool(a.lsd), "enable_upnp": False, "enable_natpmp": False,
         "enable_ip_notifier": False,
         "allow_multiple_connections_per_ip": True,
         "enable_outgoing_utp": False, "enable_incoming_utp": False,
@@ -228,15 +231,31 @@ def main():
         p.add_argument("--peer", action="append")
         p.add_argument("--timeout", type=float, default=60.0)
         p.add_argument("-v", "--verbose", action="store_true")
+        p.add_argument("--lsd", action="store_true",
+                       help="Local Service Discovery on; only in a private network namespace")
     a = ap.parse_args()
     if a.mode == "make":
         return cmd_make(a)
     if a.mode == "magnet":
         return cmd_magnet(a)
-    if not a.listen_ip.startswith("127."):
+    if a.lsd and not in_private_netns():
+        err("refusing --lsd outside a private network namespace")
+        return 2
+    if not a.lsd and not a.listen_ip.startswith("127."):
         err("refusing to listen off loopback:", a.listen_ip)
         return 2
     return cmd_run(a)
+
+
+def in_private_netns():
+    """True when this process runs in a named network namespace (one that
+    `ip netns add` made), not the machine's own."""
+    try:
+        r = subprocess.run(["ip", "netns", "identify", str(os.getpid())],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0 and r.stdout.strip() != ""
 
 
 if __name__ == "__main__":
