@@ -182,6 +182,10 @@ func runFetch(c *cli.Context) error {
 		Collections: colls, Authority: auth, TrustCollection: c.Bool("trust-collection"),
 		Names: c.Args().Slice(), All: c.Bool("all"),
 	})
+	if err != nil && ctx.Err() != nil { // stopped by a signal before there were results
+		fmt.Fprintf(c.App.ErrWriter, "interrupted: %v\n", err)
+		return silentFailure(exitInterrupted)
+	}
 	if err != nil {
 		return failedErr("fetch: %v", err)
 	}
@@ -273,10 +277,14 @@ func lockWaitNote(c *cli.Context, store *swarm.Store) func() {
 }
 
 func reportResults(c *cli.Context, res []swarm.FileResult) error {
-	failed := 0
+	failed, interrupted := 0, 0
 	var placed int64
 	for _, r := range res {
-		if !r.Outcome.OK() {
+		switch {
+		case r.Outcome == swarm.OutcomeInterrupted:
+			interrupted++ // one summary line below, not a line per file
+			continue
+		case !r.Outcome.OK():
 			failed++
 			fmt.Fprintf(c.App.ErrWriter, "FAILED [%s] %v\n", r.Outcome, r.Err)
 			continue
@@ -286,7 +294,13 @@ func reportResults(c *cli.Context, res []swarm.FileResult) error {
 		}
 		fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "%d placed (%s), %d failed\n", len(res)-failed, humanize.IBytes(uint64(placed)), failed)
+	done := len(res) - failed - interrupted
+	if interrupted > 0 {
+		fmt.Fprintf(c.App.ErrWriter, "interrupted: %d placed (%s), %d failed, %d not fetched\n",
+			done, humanize.IBytes(uint64(placed)), failed, interrupted)
+		return silentFailure(exitInterrupted)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "%d placed (%s), %d failed\n", done, humanize.IBytes(uint64(placed)), failed)
 	if failed > 0 {
 		return silentFailure(exitFailed)
 	}

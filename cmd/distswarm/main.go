@@ -23,6 +23,9 @@ const (
 	exitFailed  = 1 // something was checked and failed (or could not be fetched)
 	exitUsage   = 2 // bad invocation, unreadable or unparsable input
 	exitUnknown = exitUsage
+	// exitInterrupted is the shell's code for a command stopped by SIGINT
+	// (128 + 2): a fetch stopped by Ctrl-C (or SIGTERM) exits with it.
+	exitInterrupted = 130
 )
 
 // exitError carries an exit code and a message for the user.
@@ -73,7 +76,8 @@ for --swarm-timeout) or in the config file (--config, default
 ` + defaultConfigPath + ` when it exists): command line, then environment, then file,
 then the default.
 
-Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error.`,
+Exit codes: 0 success, 1 a check or fetch failed, 2 usage or parse error,
+130 a fetch stopped by Ctrl-C or SIGTERM (one summary line).`,
 		Writer:                 stdout,
 		ErrWriter:              stderr,
 		HideHelpCommand:        true,
