@@ -19,7 +19,7 @@ DESTDIR ?=
 # Short, bounded fuzzing of every parser we own (run in CI).
 FUZZTIME ?= 10s
 
-.PHONY: all build test test-short fuzz bench demo vet clean man install sample-config
+.PHONY: all build test test-short fuzz bench demo vet clean man install sample-config fuzz-long
 
 all: build
 
@@ -77,6 +77,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# Every fuzz target for FUZZLONG (default 10m) each; not part of CI. The
+# corpus found is kept in the Go build cache for the next run.
+FUZZLONG ?= 10m
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(FUZZLONG)
 
 # Benchmarks P1-P6 against libtorrent, HTTP and coreutils (docs/benchmarks.md);
 # e.g. BENCH=P1,P2 SIZE=1/16 make bench for a quick subset.
