@@ -18,6 +18,8 @@ func collectionCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			collectionCreateCommand(),
 			collectionAddCommand(),
+			collectionListCommand(),
+			collectionInfoCommand(),
 		},
 	}
 }

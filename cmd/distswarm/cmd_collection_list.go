@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"github.com/distswarm/distswarm/swarm"
+)
+
+func collectionListCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list the collections the store knows, with how many of their files it holds",
+		UsageText: "distswarm collection list [--store S] [--json]",
+		Description: `Lists the collection torrents remembered in STORE/collections (those the
+daemon seeds and uses for Portage mode and the gateway): infohash, name,
+files held / files listed, size, piece length.
+
+   distswarm collection list
+   distswarm collection list --json | jq '.[] | select(.present < .files)'`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "store", Usage: "store directory", EnvVars: []string{"DISTSWARM_STORE"}},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON array for scripts"},
+		},
+		Action: runCollectionList,
+	}
+}
+
+func runCollectionList(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErr("collection list takes no names (see collection info)")
+	}
+	store, err := openStoreFlag(c)
+	if err != nil {
+		return err
+	}
+	known, err := store.KnownCollections(true)
+	if err != nil {
+		return failedErr("collection list: %v", err)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, known)
+	}
+	if len(known) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "%s knows no collections (add one with: distswarm collection add FILE)\n", store.Root)
+		return nil
+	}
+	for _, k := range known {
+		fmt.Fprintf(c.App.Writer, "%s  %-12s %6d/%-6d files  %9s  %s pieces\n", k.InfoHash, k.Name, k.Present, k.Files,
+			humanize.IBytes(uint64(k.Bytes)), humanize.IBytes(uint64(k.PieceLength)))
+	}
+	return nil
+}
+
+func collectionInfoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "info",
+		Usage:     "describe a collection the store knows (by infohash or a prefix of it)",
+		UsageText: "distswarm collection info [--store S] [--json] INFOHASH",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "store", Usage: "store directory", EnvVars: []string{"DISTSWARM_STORE"}},
+			&cli.BoolFlag{Name: "json", Usage: "a JSON object for scripts"},
+		},
+		Action: runCollectionInfo,
+	}
+}
+
+func runCollectionInfo(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageErr("collection info: name one collection by its infohash (distswarm collection list shows them)")
+	}
+	store, err := openStoreFlag(c)
+	if err != nil {
+		return err
+	}
+	known, err := store.KnownCollections(true)
+	if err != nil {
+		return failedErr("collection info: %v", err)
+	}
+	k, err := pickCollection(known, c.Args().First())
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, k)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "infohash      %s\nname          %s\nfiles         %d (%d in the store)\nsize          %s\n",
+		k.InfoHash, k.Name, k.Files, k.Present, humanize.IBytes(uint64(k.Bytes)))
+	fmt.Fprintf(w, "pieces        %d of %s\ntrackers      %d\nwebseeds      %d\nmagnet        %s\n",
+		k.Pieces, humanize.IBytes(uint64(k.PieceLength)), k.Trackers, k.Webseeds, k.Magnet)
+	return nil
+}
+
+// pickCollection finds the one known collection whose infohash starts
+// with prefix.
+func pickCollection(known []swarm.KnownCollection, prefix string) (swarm.KnownCollection, error) {
+	var hits []swarm.KnownCollection
+	for _, k := range known {
+		if len(prefix) >= 4 && len(prefix) <= len(k.InfoHash) && k.InfoHash[:len(prefix)] == prefix {
+			hits = append(hits, k)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return swarm.KnownCollection{}, failedErr("collection info: no known collection has infohash %q (at least 4 hex digits; distswarm collection list)", prefix)
+	}
+	return swarm.KnownCollection{}, usageErr("collection info: %q matches %d collections: give more digits", prefix, len(hits))
+}

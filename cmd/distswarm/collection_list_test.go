@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// collection list and info show what a store knows: an empty store says
+// how to add one; after collection add, the collection with its file count
+// (none held yet), in text and JSON; info finds it by an infohash prefix.
+func TestCollectionListAndInfo(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%d-1.tar.gz", i)), bytes.Repeat([]byte{byte(i)}, 1000*(i+1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := filepath.Join(dir, "store")
+	if r := runCLI(t, "", "collection", "list", "--store", store); r.code != 0 || !strings.Contains(r.stderr, "knows no collections") {
+		t.Fatalf("empty store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	torrent := filepath.Join(dir, "c.torrent")
+	if r := runCLI(t, "", "collection", "create", "--from", src, "--out", torrent); r.code != 0 {
+		t.Fatalf("create: %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, "", "collection", "add", "--store", store, torrent); r.code != 0 {
+		t.Fatalf("add: %d %s", r.code, r.stderr)
+	}
+	r := runCLI(t, "", "collection", "list", "--store", store, "--json")
+	var known []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &known); r.code != 0 || err != nil || len(known) != 1 {
+		t.Fatalf("list --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	k := known[0]
+	if k["files"] != 3.0 || k["present"] != 0.0 || k["bytes"] != 6000.0 || k["name"] != "distfiles" {
+		t.Errorf("listed %v, want 3 files of 6000 bytes, none present, name distfiles", k)
+	}
+	ih := k["infohash"].(string)
+	if r := runCLI(t, "", "collection", "list", "--store", store); r.code != 0 || !strings.Contains(r.stdout, ih) || !strings.Contains(r.stdout, "0/3") {
+		t.Errorf("list: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", store, ih[:8]); r.code != 0 || !strings.Contains(r.stdout, "magnet:?xt=urn:btih:"+ih) {
+		t.Errorf("info %s: exit %d\n%s%s", ih[:8], r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", store, "0000000"); r.code != 1 || !strings.Contains(r.stderr, "no known collection") {
+		t.Errorf("info of an unknown infohash: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", store); r.code != 2 {
+		t.Errorf("info without a name: exit %d, want 2", r.code)
+	}
+}
