@@ -98,6 +98,7 @@ func fetchCommand() *cli.Command {
 		&cli.StringFlag{Name: "digests", Usage: "Portage ${DIGESTS} for the single file fetched: 'blake2b:<hex> sha512:<hex>'"},
 		&cli.BoolFlag{Name: "trust-collection", Usage: "accept the collection's own Manifest as the authority for files yours does not list"},
 		&cli.BoolFlag{Name: "all", Usage: "fetch every distfile of the collections"},
+		&cli.BoolFlag{Name: "json", Usage: "print the results as one JSON array (name, outcome, path, error) instead of paths"},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 30 * time.Minute},
 		&cli.StringFlag{Name: "uri", Usage: "Portage mode: the distfile's URI (${URI}); HTTP fallback"},
 		&cli.StringFlag{Name: "out", Usage: "Portage mode: where to put the file (${DISTDIR}/${FILE})"},
@@ -277,6 +278,11 @@ func lockWaitNote(c *cli.Context, store *swarm.Store) func() {
 }
 
 func reportResults(c *cli.Context, res []swarm.FileResult) error {
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, jsonResults(res)); err != nil {
+			return err
+		}
+	}
 	failed, interrupted := 0, 0
 	var placed int64
 	for _, r := range res {
@@ -292,7 +298,9 @@ func reportResults(c *cli.Context, res []swarm.FileResult) error {
 		if st, err := os.Stat(r.Path); err == nil {
 			placed += st.Size()
 		}
-		fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+		if !c.Bool("json") {
+			fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+		}
 	}
 	done := len(res) - failed - interrupted
 	if interrupted > 0 {
@@ -389,4 +397,23 @@ func portageViaDaemon(ctx context.Context, c *cli.Context, cl *control.Client) (
 		return "", err
 	}
 	return resp.Source, swarm.LinkOut(resp.Path, out)
+}
+
+// fileResultJSON is one fetch result for --json.
+type fileResultJSON struct {
+	Name    string        `json:"name"`
+	Outcome swarm.Outcome `json:"outcome"`
+	Path    string        `json:"path,omitempty"`
+	Error   string        `json:"error,omitempty"`
+}
+
+func jsonResults(res []swarm.FileResult) []fileResultJSON {
+	out := make([]fileResultJSON, len(res))
+	for i, r := range res {
+		out[i] = fileResultJSON{Name: r.Name, Outcome: r.Outcome, Path: r.Path}
+		if r.Err != nil {
+			out[i].Error = r.Err.Error()
+		}
+	}
+	return out
 }

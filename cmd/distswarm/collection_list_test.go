@@ -57,4 +57,13 @@ func TestCollectionListAndInfo(t *testing.T) {
 	if r := runCLI(t, "", "collection", "info", "--store", store); r.code != 2 {
 		t.Errorf("info without a name: exit %d, want 2", r.code)
 	}
+
+	// fetch --json: one JSON array of results, here a file no collection lists (exit 1).
+	r = runCLI(t, "", "fetch", "--store", store, "--offline", "--listen", "127.0.0.1:0", "--torrent", torrent,
+		"--trust-collection", "--json", "nothere-1.tar.gz")
+	var res []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 1 || len(res) != 1 ||
+		res[0]["name"] != "nothere-1.tar.gz" || res[0]["outcome"] != "not-in-collections" || res[0]["error"] == nil {
+		t.Errorf("fetch --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
 }
