@@ -53,6 +53,8 @@ type fetchRun struct {
 	trustWait map[fileKey]*nodeTorrent
 	started   bool
 	stall     *stallWatch
+	// lastRedial is when the given peers were last dialed again.
+	lastRedial time.Time
 }
 
 // prepareFetch plans the request and settles what needs no swarm: files
@@ -141,6 +143,7 @@ func (r *fetchRun) run(ctx context.Context) error {
 		case now := <-tick.C:
 			r.progress()
 			r.stallCheck(now)
+			r.redialGiven(now)
 		case <-q.signal:
 			for _, ev := range q.drain() {
 				if err := r.handle(ctx, ev); err != nil {

@@ -75,6 +75,38 @@ func (r *fetchRun) stallCheck(now time.Time) {
 	}
 }
 
+// redialEvery is how often a request dials the given peers (--peer) again
+// for a torrent it waits on that has no peer connected or connecting: the
+// library forgets a peer whose dial failed (it was not listening yet, or
+// still checking its files) and would not try it again.
+const redialEvery = 5 * time.Second
+
+// redialGiven adds the node's given peers again to every torrent the
+// request waits on that has no peer connected or connecting.
+func (r *fetchRun) redialGiven(now time.Time) {
+	if len(r.n.reg.peers) == 0 || now.Sub(r.lastRedial) < redialEvery {
+		return
+	}
+	r.lastRedial = now
+	seen := map[*nodeTorrent]bool{}
+	waiting := make([]*nodeTorrent, 0, len(r.trustWait)+1)
+	for _, nt := range r.trustWait {
+		waiting = append(waiting, nt)
+	}
+	for key := range r.waiting {
+		waiting = append(waiting, r.added[key.ih])
+	}
+	for _, nt := range waiting {
+		if nt == nil || seen[nt] {
+			continue
+		}
+		seen[nt] = true
+		if st := nt.t.Stats(); st.ActivePeers == 0 && st.HalfOpenPeers == 0 {
+			nt.t.AddPeers(r.n.reg.peers)
+		}
+	}
+}
+
 // stallReason says what the torrent's connections tell about a stall;
 // given is the number of peers the user gave (--peer).
 func (nt *nodeTorrent) stallReason(given int) string {

@@ -224,3 +224,68 @@ func TestFetchStallReportsSilentWebseed(t *testing.T) {
 		t.Fatalf("no stall report naming the webseed in the log:\n%s", logs)
 	}
 }
+
+// A given peer that is not listening yet when the fetch starts (a seeder
+// still starting, or still checking its files): the fetch dials it again
+// and gets the files once it listens, instead of stalling until its
+// deadline.
+func TestFetchRedialsLateGivenPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	files := corpus(t, src, []int{300000, 5000})
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := OpenNode(ctx, NodeOptions{Store: store, Client: loopback(), Peers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	type outcome struct {
+		res []FileResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := n.Fetch(ctx, FetchRequest{Collections: []*collection.Collection{coll}, TrustCollection: true, All: true})
+		done <- outcome{res, err}
+	}()
+	time.Sleep(2 * time.Second) // the first dial has failed by now
+	seedStore, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedCtx, stopSeed := context.WithCancel(ctx)
+	seedDone := make(chan error, 1)
+	go func() {
+		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src,
+			Client: ClientOptions{ListenAddr: addr, NoTrackers: true}})
+	}()
+	defer func() { stopSeed(); <-seedDone }()
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	for _, r := range o.res {
+		if !r.Outcome.OK() {
+			t.Errorf("%s: %v %v", r.Name, r.Outcome, r.Err)
+			continue
+		}
+		if got, err := os.ReadFile(r.Path); err != nil || string(got) != string(files[r.Name]) {
+			t.Errorf("%s: wrong content (%v)", r.Name, err)
+		}
+	}
+}
