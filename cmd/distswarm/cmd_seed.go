@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -101,8 +102,7 @@ func runSeed(c *cli.Context) error {
 	started := time.Now()
 	releaseManifests(store, colls)
 	var ctl *control.Server
-	var lastUp int64
-	lastAt := time.Now()
+	rep := &seedReporter{w: c.App.ErrWriter, from: c.String("from") != "", lastAt: time.Now()}
 	err = swarm.Seed(ctx, swarm.SeedOptions{
 		Store:       store,
 		Collections: colls,
@@ -115,15 +115,8 @@ func runSeed(c *cli.Context) error {
 		},
 		// While it runs, the seeder owns the store: fetches and Portage
 		// mode on the same store talk to it instead of waiting.
-		OnNode: func(n *swarm.Node) { ctl = serveControl(c, n, store) },
-		OnStatus: func(s swarm.SeedStatus) {
-			now := time.Now()
-			rate := float64(s.BytesUploaded-lastUp) / now.Sub(lastAt).Seconds()
-			lastUp, lastAt = s.BytesUploaded, now
-			fmt.Fprintf(c.App.ErrWriter, "%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s), %d bytes\n",
-				s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
-				humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
-		},
+		OnNode:   func(n *swarm.Node) { ctl = serveControl(c, n, store) },
+		OnStatus: func(s swarm.SeedStatus) { rep.report(s, ctx.Err() != nil) },
 	})
 	if ctl != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -188,4 +181,40 @@ func releaseManifests(store *swarm.Store, colls []*collection.Collection) {
 			}
 		}
 	}
+}
+
+// seedReporter prints the seeder's status lines: when something changed
+// (pieces, peers, bytes uploaded) and once at exit, not every few seconds
+// while idle. The first one warns when the store holds only part of the
+// collections.
+type seedReporter struct {
+	w       io.Writer
+	from    bool // --from given
+	last    swarm.SeedStatus
+	printed bool
+	lastAt  time.Time
+}
+
+func (r *seedReporter) report(s swarm.SeedStatus, final bool) {
+	if !r.printed && s.PiecesComplete < s.Pieces {
+		hint := "seed a distdir in place with --from DIR, or fetch the files into the store first"
+		if r.from {
+			hint = "check that --from is the distdir these collections were made from"
+		}
+		fmt.Fprintf(r.w, "warning: only %d of %d pieces of these collections are here (peers get only those): %s\n",
+			s.PiecesComplete, s.Pieces, hint)
+	}
+	if r.printed && s == r.last && !final {
+		return // idle: nothing new to say
+	}
+	now := time.Now()
+	rate := float64(s.BytesUploaded-r.last.BytesUploaded) / now.Sub(r.lastAt).Seconds()
+	prefix := ""
+	if final {
+		prefix = "stopped: "
+	}
+	fmt.Fprintf(r.w, "%s%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s), %d bytes\n",
+		prefix, s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
+		humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
+	r.last, r.lastAt, r.printed = s, now, true
 }
