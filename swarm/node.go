@@ -34,6 +34,9 @@ type NodeOptions struct {
 	// of the collections the store holds). Requests bring their own too.
 	Authority *Authority
 	Logger    *slog.Logger
+	// OnCheck, if set, hears the progress of Seed's first check of the
+	// files (pieces checked, total), about twice a second.
+	OnCheck func(checked, pieces int)
 	// StallReport is how long a fetch receives no data before it logs why
 	// (default 30 s; later reports come at doubling intervals).
 	StallReport time.Duration
@@ -65,6 +68,7 @@ type Node struct {
 	verified *verifiedCopies
 
 	stallReport time.Duration
+	onCheck     func(checked, pieces int)
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -87,6 +91,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		started: time.Now(),
 
 		stallReport: o.StallReport,
+		onCheck:     o.OnCheck,
 	}
 	n.verified = newVerifiedCopies()
 	var seedDirs []string

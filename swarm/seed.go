@@ -34,7 +34,11 @@ type SeedOptions struct {
 	// OnLockWait, if set, is called once if another process holds the
 	// store and the seeder waits for it.
 	OnLockWait func()
-	Logger     *slog.Logger
+	// OnCheck, if set, is called about twice a second while the files
+	// found for the first time are hashed, with the pieces checked so far
+	// and the total (before Ready).
+	OnCheck func(checked, pieces int)
+	Logger  *slog.Logger
 }
 
 // SeedStatus is a snapshot of a running seeder.
@@ -55,7 +59,7 @@ func Seed(ctx context.Context, o SeedOptions) error {
 		from = []string{o.From}
 	}
 	n, err := OpenNode(ctx, NodeOptions{Store: o.Store, Client: o.Client, Peers: o.Peers,
-		SeedFrom: from, OnLockWait: o.OnLockWait, Logger: o.Logger})
+		SeedFrom: from, OnLockWait: o.OnLockWait, OnCheck: o.OnCheck, Logger: o.Logger})
 	if err != nil {
 		return err
 	}
@@ -115,7 +119,7 @@ func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*tor
 	for i, nt := range nts {
 		ts[i] = nt.t
 	}
-	if err := waitChecked(ctx, ts); err != nil {
+	if err := waitChecked(ctx, ts, n.onCheck); err != nil {
 		return nil, err
 	}
 	for _, nt := range nts {
@@ -147,23 +151,26 @@ func (n *Node) SeedKnown(ctx context.Context) (int, error) {
 }
 
 // waitChecked waits until no piece of the torrents is queued for or being
-// hashed, so that Ready means "serving what we have".
-func waitChecked(ctx context.Context, ts []*torrent.Torrent) error {
+// hashed, so that Ready means "serving what we have". progress, if set,
+// hears the pieces checked so far about twice a second.
+func waitChecked(ctx context.Context, ts []*torrent.Torrent, progress func(checked, pieces int)) error {
+	lastReport := time.Now()
 	for {
-		busy := false
+		busy, pieces := 0, 0
 		for _, t := range ts {
 			for _, r := range t.PieceStateRuns() {
+				pieces += r.Length
 				if r.Checking || r.QueuedForHash || r.Hashing {
-					busy = true
-					break
+					busy += r.Length
 				}
 			}
-			if busy {
-				break
-			}
 		}
-		if !busy {
+		if busy == 0 {
 			return nil
+		}
+		if progress != nil && time.Since(lastReport) >= 500*time.Millisecond {
+			progress(pieces-busy, pieces)
+			lastReport = time.Now()
 		}
 		select {
 		case <-ctx.Done():

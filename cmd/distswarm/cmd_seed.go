@@ -102,7 +102,7 @@ func runSeed(c *cli.Context) error {
 	started := time.Now()
 	releaseManifests(store, colls)
 	var ctl *control.Server
-	rep := &seedReporter{w: c.App.ErrWriter, from: c.String("from") != "", lastAt: time.Now()}
+	rep := &seedReporter{w: c.App.ErrWriter, from: c.String("from") != "", lastAt: time.Now(), bar: isTerminal(c.App.ErrWriter)}
 	err = swarm.Seed(ctx, swarm.SeedOptions{
 		Store:       store,
 		Collections: colls,
@@ -111,12 +111,14 @@ func runSeed(c *cli.Context) error {
 		Client:      clientOptions(c),
 		Logger:      logger(c),
 		Ready: func(port int) {
+			rep.checked()
 			fmt.Fprintf(c.App.Writer, "seeding on port %d (ready in %s)\n", port, time.Since(started).Round(time.Millisecond))
 		},
 		// While it runs, the seeder owns the store: fetches and Portage
 		// mode on the same store talk to it instead of waiting.
 		OnNode:   func(n *swarm.Node) { ctl = serveControl(c, n, store) },
 		OnStatus: func(s swarm.SeedStatus) { rep.report(s, ctx.Err() != nil) },
+		OnCheck:  rep.checking,
 	})
 	if ctl != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -190,6 +192,9 @@ func releaseManifests(store *swarm.Store, colls []*collection.Collection) {
 type seedReporter struct {
 	w       io.Writer
 	from    bool // --from given
+	bar     bool // draw a progress bar for the first check (a terminal)
+	prog    *progress
+	lastChk time.Time
 	last    swarm.SeedStatus
 	printed bool
 	lastAt  time.Time
@@ -217,4 +222,28 @@ func (r *seedReporter) report(s swarm.SeedStatus, final bool) {
 		prefix, s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
 		humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
 	r.last, r.lastAt, r.printed = s, now, true
+}
+
+// checking reports the first check of the files: a progress bar on a
+// terminal, else a line every 10 s.
+func (r *seedReporter) checking(checked, pieces int) {
+	if r.bar {
+		if r.prog == nil {
+			r.prog = newProgress(r.w, int64(pieces), "checking pieces")
+		}
+		r.prog.set(int64(checked))
+		return
+	}
+	if now := time.Now(); now.Sub(r.lastChk) >= 10*time.Second {
+		fmt.Fprintf(r.w, "checking the files found: %d/%d pieces\n", checked, pieces)
+		r.lastChk = now
+	}
+}
+
+// checked ends the first check's progress bar.
+func (r *seedReporter) checked() {
+	if r.prog != nil {
+		r.prog.finish()
+		r.prog = nil
+	}
 }

@@ -41,3 +41,16 @@ func TestSeedReporter(t *testing.T) {
 		t.Errorf("complete store warned: %s", out.String())
 	}
 }
+
+// The first check's progress, without a terminal: a line at once, then at
+// most one every 10 s.
+func TestSeedReporterChecking(t *testing.T) {
+	var out bytes.Buffer
+	r := &seedReporter{w: &out}
+	r.checking(10, 100)
+	r.checking(20, 100)
+	r.checked()
+	if got := strings.TrimSpace(out.String()); got != "checking the files found: 10/100 pieces" {
+		t.Errorf("progress lines: %q", got)
+	}
+}
