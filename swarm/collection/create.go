@@ -69,6 +69,10 @@ type Collection struct {
 	// as "<torrent file>.Manifest"; Load reads and verifies it against the
 	// torrent's piece hashes when present, else leaves it nil.
 	Manifests [][]byte
+	// Binpkgs holds, for a collection CreateBinpkg made, the index files of
+	// each torrent in Torrents order (a seeder needs their bytes); nil
+	// otherwise.
+	Binpkgs []BinpkgFiles
 }
 
 // srcFile is one distfile found in From.
@@ -89,18 +93,8 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
-	if err := checkComponent(o.Name); err != nil {
-		return nil, fmt.Errorf("collection name: %w", err)
-	}
-	if o.MaxFilesPerTorrent <= 0 {
-		o.MaxFilesPerTorrent = DefaultMaxFilesPerTorrent
-	}
-	if o.MaxFilesPerTorrent > MaxFileEntries/2 {
-		// Each file may take a pad: a torrent past MaxFileEntries would not load.
-		return nil, fmt.Errorf("at most %d files per torrent, not %d", MaxFileEntries/2, o.MaxFilesPerTorrent)
-	}
-	if o.PieceLength != 0 && !validPieceLength(o.PieceLength) {
-		return nil, fmt.Errorf("piece length %d: want a power of two ≥ %d (the anacrolix chunk size)", o.PieceLength, MinPieceLength)
+	if err := checkCreateOptions(&o); err != nil {
+		return nil, err
 	}
 	webseeds, err := normalizeWebseeds(o.Webseeds)
 	if err != nil {
@@ -123,18 +117,7 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	pls := make(map[string]int64, len(keys))
-	for _, k := range keys {
-		pl := o.PieceLength
-		if pl == 0 {
-			sizes := make([]int64, len(groups[k]))
-			for i, f := range groups[k] {
-				sizes[i] = f.size
-			}
-			pl = PieceLengthFor(sizes)
-		}
-		pls[k] = pl
-	}
+	pls := pieceLengths(groups, keys, o.PieceLength)
 	if err := hashAll(ctx, groups, keys, pls, o.Progress); err != nil {
 		return nil, err
 	}
@@ -567,17 +550,36 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 	ordered := slices.Clone(files)
 	slices.SortFunc(ordered, func(a, b *srcFile) int { return strings.Compare(a.tpath, b.tpath) })
 
-	type entry struct {
-		path []string
-		size int64
-		ph   pieceHashes
-	}
-	entries := make([]entry, 0, len(ordered)+1)
-	entries = append(entries, entry{[]string{mname}, int64(len(mdata)), mh.finish()})
+	entries := make([]torrentEntry, 0, len(ordered)+1)
+	entries = append(entries, torrentEntry{[]string{mname}, int64(len(mdata)), mh.finish()})
 	for _, f := range ordered {
-		entries = append(entries, entry{strings.Split(f.tpath, "/"), f.size, f.ph})
+		entries = append(entries, torrentEntry{strings.Split(f.tpath, "/"), f.size, f.ph})
 	}
+	mi, err := assembleTorrent(name, entries, pl, webseeds, trackers)
+	if err != nil {
+		return nil, nil, Shard{}, err
+	}
+	sh := Shard{
+		InfoHash:    mi.HashInfoBytes().HexString(),
+		Manifest:    mname,
+		Files:       len(files),
+		Bytes:       payload,
+		PieceLength: pl,
+	}
+	return mi, []byte(mdata), sh, nil
+}
 
+// torrentEntry is one file of a torrent being assembled, hashed.
+type torrentEntry struct {
+	path []string
+	size int64
+	ph   pieceHashes
+}
+
+// assembleTorrent lays the entries out in order, each on a piece boundary
+// (a BEP 47 pad after every file but the last whose length is not a
+// multiple of pl), and encodes the info dict.
+func assembleTorrent(name string, entries []torrentEntry, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, error) {
 	info := metainfo.Info{Name: name, PieceLength: pl}
 	var pieces []byte
 	for i, e := range entries {
@@ -602,14 +604,14 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 	}
 	info.Pieces = pieces
 	if len(info.Files) > MaxFileEntries {
-		return nil, nil, Shard{}, fmt.Errorf("%d file entries in one torrent, at most %d load: lower the files per torrent", len(info.Files), MaxFileEntries)
+		return nil, fmt.Errorf("%d file entries in one torrent, at most %d load: lower the files per torrent", len(info.Files), MaxFileEntries)
 	}
 	if info.NumPieces()*20 != len(pieces) || info.NumPieces() != int((info.TotalLength()+pl-1)/pl) {
-		return nil, nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
+		return nil, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
 	}
 	ib, err := bencode.Marshal(info)
 	if err != nil {
-		return nil, nil, Shard{}, fmt.Errorf("encode info: %w", err)
+		return nil, fmt.Errorf("encode info: %w", err)
 	}
 	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "distswarm", UrlList: webseeds}
 	if len(trackers) > 0 {
@@ -620,12 +622,5 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 			}
 		}
 	}
-	sh := Shard{
-		InfoHash:    mi.HashInfoBytes().HexString(),
-		Manifest:    mname,
-		Files:       len(files),
-		Bytes:       payload,
-		PieceLength: pl,
-	}
-	return mi, []byte(mdata), sh, nil
+	return mi, nil
 }
