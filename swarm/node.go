@@ -130,6 +130,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	n.reg = newRegistry(cl, st, o.Store, peers, logger, n.onWriteError)
+	n.reg.onInfo = n.verify.binpkg.note
 	return n, nil
 }
 

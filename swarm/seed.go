@@ -103,6 +103,11 @@ func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*tor
 			if i < len(c.Manifests) {
 				mf = c.Manifests[i]
 			}
+			if i < len(c.Binpkgs) {
+				if err := n.store.RememberBinpkgFiles(mi.HashInfoBytes().HexString(), c.Binpkgs[i]); err != nil {
+					return nil, err
+				}
+			}
 			nt, err := n.reg.add(ctx, mi, mf)
 			if err != nil {
 				return nil, err
