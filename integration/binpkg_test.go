@@ -104,3 +104,26 @@ func TestBinpkgPublishFetchCLI(t *testing.T) {
 		t.Fatalf("without --trust-collection: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// TestBinpkgFetchThroughDaemon: with a daemon on the store, `binpkg fetch`
+// hands the request to it over the control socket; the daemon's node gets
+// the package from the publisher and places it in STORE/binpkgs.
+func TestBinpkgFetchThroughDaemon(t *testing.T) {
+	dir := t.TempDir()
+	pkgdir := filepath.Join(dir, "pkgdir")
+	pkgs := binpkgSamples(t, pkgdir)
+	torrent := filepath.Join(dir, "binpkgs.torrent")
+	pub, m := startProc(t, 60*time.Second, readyLine, append([]string{"binpkg", "publish"},
+		append(Loopback, "--store", filepath.Join(dir, "s1"), "--pkgdir", pkgdir, "--out", torrent)...))
+	fmt.Sscan(m[1], &pub.Port)
+	store := filepath.Join(dir, "s2")
+	StartDaemon(t, store, "--peer", pub.Addr())
+	r := Run(t, 90*time.Second, "binpkg", "fetch", "--store", store, "--torrent", torrent, "--trust-collection", "acct-group/dnsmasq-0-r3")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "through the distswarm daemon") {
+		t.Fatalf("binpkg fetch: exit %d\n%s", r.Code, r.Stderr)
+	}
+	rel := "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar"
+	if got := readFile(t, filepath.Join(store, "binpkgs", filepath.FromSlash(rel))); !bytes.Equal(got, pkgs[rel]) {
+		t.Fatalf("%s: wrong bytes", rel)
+	}
+}

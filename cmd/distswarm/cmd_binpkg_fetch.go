@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/distswarm/distswarm/manifest/binpkg"
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/collection"
+	"github.com/distswarm/distswarm/swarm/control"
 )
 
 func binpkgFetchCommand() *cli.Command {
@@ -71,15 +73,49 @@ func runBinpkgFetch(c *cli.Context) error {
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
-	res, err := swarm.FetchBinpkgs(tctx, swarm.BinpkgFetchOptions{
-		Store: store, Peers: c.StringSlice("peer"), Client: clientOptions(c), Logger: logger(c),
-		OnLockWait:    func() { fmt.Fprintf(c.App.ErrWriter, "waiting for another process using %s\n", store.Root) },
-		BinpkgRequest: swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: true},
-	})
+	req := swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: true}
+	res, err := fetchBinpkgs(tctx, c, store, req)
 	if err != nil {
 		return failedErr("binpkg fetch: %v", err)
 	}
 	return reportBinpkgResults(c, res)
+}
+
+// fetchBinpkgs hands the request to the store's daemon when one runs, else
+// runs it on a node of its own.
+func fetchBinpkgs(ctx context.Context, c *cli.Context, store *swarm.Store, req swarm.BinpkgRequest) ([]swarm.BinpkgResult, error) {
+	cl, err := control.Dial(ctx, store.ControlSocket())
+	if err == nil {
+		fmt.Fprintf(c.App.ErrWriter, "fetching through the distswarm daemon on %s\n", store.Root)
+		return fetchBinpkgsViaDaemon(ctx, cl, req)
+	}
+	if !errors.Is(err, control.ErrNoDaemon) {
+		return nil, err
+	}
+	return swarm.FetchBinpkgs(ctx, swarm.BinpkgFetchOptions{
+		Store: store, Peers: c.StringSlice("peer"), Client: clientOptions(c), Logger: logger(c),
+		OnLockWait: lockWaitNote(c, store), BinpkgRequest: req,
+	})
+}
+
+func fetchBinpkgsViaDaemon(ctx context.Context, cl *control.Client, req swarm.BinpkgRequest) ([]swarm.BinpkgResult, error) {
+	ts, err := control.TorrentsOf(req.Collections)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cl.FetchBinpkgs(ctx, control.BinpkgFetchRequest{Torrents: ts, Wants: req.Wants, TrustCollection: req.TrustCollection})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.BinpkgResult, len(resp.Results))
+	for i, r := range resp.Results {
+		out[i] = swarm.BinpkgResult{Want: r.Want, Package: r.Package,
+			FileResult: swarm.FileResult{Name: r.Name, Outcome: r.Outcome, Path: r.Path}}
+		if r.Error != "" {
+			out[i].Err = errors.New(r.Error)
+		}
+	}
+	return out, nil
 }
 
 // knownBinpkgCollections returns the binpkg torrents the store remembers.
