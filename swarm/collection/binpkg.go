@@ -15,6 +15,7 @@ import (
 
 	"github.com/anacrolix/torrent/metainfo"
 
+	"github.com/distswarm/distswarm/manifest"
 	"github.com/distswarm/distswarm/manifest/binpkg"
 )
 
@@ -93,17 +94,17 @@ func CreateBinpkg(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := packageEntries(ctx, o.From, pkgs, src)
-	if err != nil {
-		return nil, err
-	}
 	rule := chooseRule(srcFilesOf(pkgs), o.PieceLength, o.MaxFilesPerTorrent)
 	groups, keys, err := group(srcFilesOf(pkgs), rule)
 	if err != nil {
 		return nil, err
 	}
 	pls := pieceLengths(groups, keys, o.PieceLength)
-	if err := hashAll(ctx, groups, keys, pls, o.Progress); err != nil {
+	if err := hashAll(ctx, groups, keys, pls, o.Progress, manifest.MD5, manifest.SHA1); err != nil {
+		return nil, err
+	}
+	entries, err := packageEntries(ctx, pkgs, src)
+	if err != nil {
 		return nil, err
 	}
 	c := &Collection{}
@@ -243,10 +244,10 @@ type binpkgEntry struct {
 	dig binpkg.DigestEntry
 }
 
-// packageEntries hashes every package for the digest index and finds its
-// Packages entry: the source index's when it matches the file, else one
+// packageEntries makes each hashed package's digest index entry and finds
+// its Packages entry: the source index's when it matches the file, else one
 // built from the file's metadata.
-func packageEntries(ctx context.Context, from string, pkgs []srcPackage, src *binpkg.Index) (map[binpkg.Path]binpkgEntry, error) {
+func packageEntries(ctx context.Context, pkgs []srcPackage, src *binpkg.Index) (map[binpkg.Path]binpkgEntry, error) {
 	known := map[string]binpkg.Package{}
 	if src != nil {
 		for _, p := range src.Packages {
@@ -255,10 +256,7 @@ func packageEntries(ctx context.Context, from string, pkgs []srcPackage, src *bi
 	}
 	out := make(map[binpkg.Path]binpkgEntry, len(pkgs))
 	for _, sp := range pkgs {
-		de, err := binpkg.ComputeDigestEntry(ctx, from, sp.bp)
-		if err != nil {
-			return nil, err
-		}
+		de := binpkg.DigestEntry{Path: sp.bp, Size: sp.f.size, Digests: sp.f.digests}
 		if p, ok := known[sp.bp.String()]; ok && de.CheckPackage(p) == nil {
 			out[sp.bp] = binpkgEntry{pkg: p, dig: de}
 			continue

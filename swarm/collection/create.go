@@ -421,9 +421,10 @@ func (c countingReader) Read(b []byte) (int, error) {
 // one and small files share buffers, and the hashes are spread over the
 // reader and long-lived lane goroutines by manifest.PlanLanes (on two or
 // more cores: the SHA-1 pieces, BLAKE2B and SHA512 in a lane each, this
-// goroutine only reading).
+// goroutine only reading). extra names whole-file hashes wanted besides
+// BLAKE2B and SHA512 (a binpkg collection's MD5 and SHA1), in the same read.
 // Results are stored in the files, so they do not depend on scheduling.
-func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
+func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64), extra ...string) error {
 	type job struct {
 		f  *srcFile
 		pl int64
@@ -450,8 +451,11 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 		errMu.Unlock()
 		cancel()
 	}
-	names := []string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}
-	ws := []io.Writer{io.Discard, io.Discard, io.Discard}
+	names := append([]string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}, extra...)
+	ws := make([]io.Writer, len(names))
+	for i := range ws {
+		ws[i] = io.Discard
+	}
 	_, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 	p := manifest.NewPipeline(len(lanes))
 	for _, j := range jobs {
@@ -471,8 +475,9 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 }
 
 // hashFile reads f once into p, feeding the piece hasher and the strong
-// hashes; the results are stored in f when the pipeline is done with it,
-// and a failure is reported to fail. ws is scratch space of len(names).
+// hashes (names[3:] are extra whole-file hashes); the results are stored in
+// f when the pipeline is done with it, and a failure is reported to fail.
+// ws is scratch space of len(names).
 func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, pr *progress, ws []io.Writer, names []string, fail func(error)) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
@@ -483,6 +488,14 @@ func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, p
 	b2, _ := manifest.NewHash(manifest.BLAKE2B)
 	s5, _ := manifest.NewHash(manifest.SHA512)
 	ws[0], ws[1], ws[2] = ph, b2, s5
+	extra := make([]hash.Hash, len(names)-3)
+	for i, name := range names[3:] {
+		h, ok := manifest.NewHash(name)
+		if !ok {
+			return fmt.Errorf("hash %s: unknown hash %s", f.path, name)
+		}
+		extra[i], ws[3+i] = h, h
+	}
 	inline, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 	// Read one byte more than expected to notice growth.
 	r := countingReader{io.LimitReader(fh, f.size+1), pr}
@@ -497,6 +510,9 @@ func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, p
 			f.digests = manifest.Digests{
 				manifest.BLAKE2B: hex.EncodeToString(b2.Sum(nil)),
 				manifest.SHA512:  hex.EncodeToString(s5.Sum(nil)),
+			}
+			for i, name := range names[3:] {
+				f.digests[name] = hex.EncodeToString(extra[i].Sum(nil))
 			}
 		}
 	}})
