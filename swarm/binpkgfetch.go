@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -216,6 +217,9 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		return binpkgSource{}, err
 	}
 	nt.announce()
+	if s, ok := n.binpkgIdx.get(nt.ih); ok {
+		return s, nil
+	}
 	var idx []int
 	for i, f := range info.UpvertedFiles() {
 		if len(f.Path) == 1 && collection.IsBinpkgIndexFile(f.Path[0]) {
@@ -234,7 +238,33 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		case <-tick.C:
 		}
 	}
-	return n.store.readBinpkgSource(ih)
+	s, err := n.store.readBinpkgSource(ih)
+	if err == nil {
+		n.binpkgIdx.put(s)
+	}
+	return s, err
+}
+
+// binpkgSourceCache holds parsed binpkg index files by infohash.
+type binpkgSourceCache struct {
+	mu sync.Mutex
+	m  map[metainfo.Hash]binpkgSource
+}
+
+func (c *binpkgSourceCache) get(ih metainfo.Hash) (binpkgSource, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[ih]
+	return s, ok
+}
+
+func (c *binpkgSourceCache) put(s binpkgSource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[metainfo.Hash]binpkgSource{}
+	}
+	c.m[s.ih] = s
 }
 
 // readBinpkgSource reads a binpkg torrent's index files from the store.

@@ -64,6 +64,10 @@ type Node struct {
 	// serves the same files over and over).
 	verified *verifiedCopies
 
+	// binpkgIdx caches the parsed index files of binpkg torrents (a
+	// torrent's never change: its infohash covers them).
+	binpkgIdx binpkgSourceCache
+
 	stallReport time.Duration
 }
 
