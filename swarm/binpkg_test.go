@@ -200,7 +200,7 @@ func TestBinpkgFetchRejectsForgedPackage(t *testing.T) {
 		{"acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar", pkgs["acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar"]},
 	}
 	mi := rawTorrent(t, files)
-	peer := startRawSeeder(t, mi, files)
+	peer := startRawSeeder(t, mi, files, "127.0.0.1")
 	forgedColl := &collection.Collection{Torrents: []*metainfo.MetaInfo{mi}}
 
 	leech, err := OpenStore(t.TempDir())
@@ -222,7 +222,7 @@ func TestBinpkgFetchRejectsForgedPackage(t *testing.T) {
 	if res[0].Outcome != OutcomeRejected || res[0].Err == nil {
 		t.Fatalf("forged package: %+v", res[0])
 	}
-	if res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "disagree") {
+	if res[1].Outcome != OutcomeRejected || res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "disagree") {
 		t.Fatalf("Packages/digests mismatch: %+v", res[1])
 	}
 	for _, rel := range []string{"acct-group/adm/adm-0-r2-1.xpak", "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar"} {
@@ -270,8 +270,8 @@ func rawTorrent(t *testing.T, files []rawFile) *metainfo.MetaInfo {
 }
 
 // startRawSeeder seeds mi from the given file contents with anacrolix's
-// own storage, trusted complete.
-func startRawSeeder(t *testing.T, mi *metainfo.MetaInfo, files []rawFile) string {
+// own storage, trusted complete, listening on host.
+func startRawSeeder(t *testing.T, mi *metainfo.MetaInfo, files []rawFile, host string) string {
 	t.Helper()
 	dir := t.TempDir()
 	info, err := mi.UnmarshalInfo()
@@ -293,7 +293,7 @@ func startRawSeeder(t *testing.T, mi *metainfo.MetaInfo, files []rawFile) string
 		}
 	}
 	cfg := torrent.NewDefaultClientConfig()
-	cfg.ListenHost = func(string) string { return "127.0.0.1" }
+	cfg.ListenHost = func(string) string { return host }
 	cfg.ListenPort = 0
 	cfg.NoDHT, cfg.DisableTrackers, cfg.DisableIPv6, cfg.Seed = true, true, true, true
 	cfg.DefaultStorage = astorage.NewFileOpts(astorage.NewFileClientOpts{
@@ -307,5 +307,51 @@ func startRawSeeder(t *testing.T, mi *metainfo.MetaInfo, files []rawFile) string
 	if _, err := cl.AddTorrent(mi); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", cl.LocalPort())
+	return fmt.Sprintf("%s:%d", host, cl.LocalPort())
+}
+
+// TestBinpkgFetchCorruptPeerNextToHonest: one peer claims every piece of
+// the binpkg collection and serves garbage, another seeds the real
+// PKGDIR. The garbage fails the piece hashes, the packages and the index
+// files come from the honest peer, and only the real bytes are placed. The
+// corrupt peer is on 127.0.0.2: anacrolix bans by IP (see
+// integration.TestCorruptPeerSameIPAsHonestOne).
+func TestBinpkgFetchCorruptPeerNextToHonest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pkgdir, pkgs := samplePKGDIR(t)
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := coll.Torrents[0].UnmarshalInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var garbage []rawFile
+	for _, f := range info.UpvertedFiles() {
+		if f.Attr != "p" {
+			garbage = append(garbage, rawFile{strings.Join(f.Path, "/"), bytes.Repeat([]byte{0x5a}, int(f.Length))})
+		}
+	}
+	bad := startRawSeeder(t, coll.Torrents[0], garbage, "127.0.0.2")
+	honest := startSeeder(t, ctx, coll, pkgdir)
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := []string{"acct-group/adm/adm-0-r2-1.xpak", "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar", "acct-user/adm/adm-0-r2-1.xpak"}
+	res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
+		Store: leech, Peers: []string{bad, fmt.Sprintf("127.0.0.1:%d", honest)}, Client: loopback(),
+		BinpkgRequest: BinpkgRequest{Collections: []*collection.Collection{coll}, TrustCollection: true, Wants: wants},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || !bytes.Equal(readTestFile(t, r.Path), pkgs[wants[i]]) {
+			t.Fatalf("%s: %+v", wants[i], r)
+		}
+	}
+	checkStoreIndex(t, leech, wants)
 }

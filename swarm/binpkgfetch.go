@@ -106,13 +106,14 @@ func resolveWants(wants []string, srcs []binpkgSource) ([]BinpkgResult, []string
 	for _, w := range wants {
 		r := BinpkgResult{Want: w, FileResult: FileResult{Name: w}}
 		pkg, src, err := pickPackage(w, srcs)
-		if err == nil {
-			r.Package = pkg
-			r.Name = pkg[binpkg.KeyPath]
-			err = checkAgainstDigests(pkg, src)
-		}
 		if err != nil {
 			r.Outcome, r.Err = OutcomeNotInCollections, err
+			out = append(out, r)
+			continue
+		}
+		r.Package, r.Name = pkg, pkg[binpkg.KeyPath]
+		if err := checkAgainstDigests(pkg, src); err != nil {
+			r.Outcome, r.Err = OutcomeRejected, err
 		} else {
 			names = append(names, r.Name)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"strconv"
 	"time"
 
@@ -122,6 +123,16 @@ func (g GatewaySource) Binpkg(ctx context.Context, rel string) (string, error) {
 		}
 	}
 	return res.Path, nil
+}
+
+// HasBinpkg reports whether STORE/binpkgs holds a regular file at rel.
+func (g GatewaySource) HasBinpkg(rel string) bool {
+	bp, err := binpkg.ParsePath(rel)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(g.Node.store.BinpkgPath(bp))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // obtainBinpkg returns the store's verified copy of a package, else

@@ -19,6 +19,9 @@ type BinpkgBackend interface {
 	// path rel, obtaining it first when missing; an error wrapping
 	// fs.ErrNotExist when nobody lists it.
 	Binpkg(ctx context.Context, rel string) (string, error)
+	// HasBinpkg reports whether the store holds a file at PKGDIR path rel
+	// (unverified: a hit skips the bounded miss slots, Binpkg verifies).
+	HasBinpkg(rel string) bool
 }
 
 const binpkgsPrefix = "/binpkgs/"
@@ -50,12 +53,14 @@ func (h *binpkgHandler) serve(w http.ResponseWriter, r *http.Request, raw string
 		http.NotFound(w, r)
 		return
 	}
-	release, err := h.files.acquireMiss(r.Context())
-	if err != nil {
-		h.files.fail(w, r, rel, err)
-		return
+	if !h.backend.HasBinpkg(rel) {
+		release, err := h.files.acquireMiss(r.Context())
+		if err != nil {
+			h.files.fail(w, r, rel, err)
+			return
+		}
+		defer release()
 	}
-	defer release()
 	path, err := h.backend.Binpkg(r.Context(), rel)
 	if err != nil {
 		h.files.fail(w, r, rel, err)
