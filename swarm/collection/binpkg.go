@@ -39,10 +39,13 @@ type BinpkgFiles struct {
 // its files, pads aside, begin with a collection Manifest, then
 // Packages.digests, then Packages. A distfile collection, sorted by path,
 // can never list Packages.digests before Packages.
+//
+// It looks at the first few entries only: the storage asks it for every
+// file of a torrent.
 func IsBinpkgInfo(info *metainfo.Info) bool {
 	want := []string{"", binpkg.DigestIndexName, PackagesName}
 	i := 0
-	for _, f := range info.UpvertedFiles() {
+	for _, f := range info.Files { // a single-file torrent has none
 		if strings.Contains(f.Attr, "p") {
 			continue
 		}
