@@ -355,3 +355,47 @@ func TestBinpkgFetchCorruptPeerNextToHonest(t *testing.T) {
 	}
 	checkStoreIndex(t, leech, wants)
 }
+
+// TestBinpkgFetchSharded: a PKGDIR published as shards (one package per
+// torrent) is fetched through its collection index: each package comes
+// from its shard, with that shard's Packages and Packages.digests.
+func TestBinpkgFetchSharded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pkgdir, pkgs := samplePKGDIR(t)
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir, MaxFilesPerTorrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "binpkgs.json")
+	if err := coll.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := collection.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.Torrents) < 2 {
+		t.Fatalf("%d torrents: not sharded", len(loaded.Torrents))
+	}
+	port := startSeeder(t, ctx, coll, pkgdir)
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := []string{"acct-group/adm/adm-0-r2-1.xpak", "acct-group/dnsmasq/dnsmasq-0-r3-1.gpkg.tar", "acct-user/adm/adm-0-r2-1.xpak"}
+	res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
+		Store: leech, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
+		BinpkgRequest: BinpkgRequest{Collections: []*collection.Collection{loaded}, TrustCollection: true,
+			Wants: []string{"acct-group/adm-0-r2", "acct-group/dnsmasq-0-r3", "acct-user/adm-0-r2"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Name != wants[i] || !bytes.Equal(readTestFile(t, r.Path), pkgs[wants[i]]) {
+			t.Fatalf("%s: %+v", wants[i], r)
+		}
+	}
+	checkStoreIndex(t, leech, wants)
+}
