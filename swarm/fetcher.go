@@ -67,7 +67,7 @@ func prepareFetch(ctx context.Context, store *Store, req FetchRequest) ([]*want,
 	}
 	pending := 0
 	for _, w := range wants {
-		if p, err := store.Find(w.name); err == nil {
+		if p, err := store.findName(w.name); err == nil {
 			if err := req.Authority.VerifyFile(ctx, w.name, p); err == nil {
 				w.finish(OutcomePresent, p, nil)
 				continue

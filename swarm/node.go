@@ -67,6 +67,10 @@ type Node struct {
 	// serves the same files over and over).
 	verified *verifiedCopies
 
+	// binpkgIdx caches the parsed index files of binpkg torrents (a
+	// torrent's never change: its infohash covers them).
+	binpkgIdx binpkgSourceCache
+
 	stallReport time.Duration
 	onCheck     func(checked, pieces int)
 }
@@ -135,6 +139,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	n.reg = newRegistry(cl, st, o.Store, peers, logger, n.onWriteError)
+	n.reg.onInfo = n.verify.binpkg.note
 	return n, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/distswarm/distswarm/storage"
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 // nodeVerifier is the storage.Verifier of a node. A node serves many
@@ -17,6 +18,8 @@ import (
 // a request that knows it comes (storage.Store.Retry).
 type nodeVerifier struct {
 	base *Authority // may be empty, never nil
+	// binpkg knows the binpkg torrents, whose files are known by path.
+	binpkg binpkgTorrents
 
 	mu     sync.Mutex
 	claims map[string]map[*Authority]int // name → authorities of waiting requests
@@ -78,6 +81,12 @@ func (v *nodeVerifier) Verify(ctx context.Context, f storage.FileRef, staged str
 	if isCollectionManifest(f.Path) {
 		// Metadata whose integrity the torrent's piece hashes prove.
 		return nil
+	}
+	if v.binpkg.has(f.InfoHash) {
+		if collection.IsBinpkgIndexFile(f.Path) {
+			return nil // as the collection Manifest
+		}
+		return v.verifyName(ctx, f.Path, staged)
 	}
 	return v.verifyName(ctx, path.Base(f.Path), staged)
 }

@@ -9,9 +9,11 @@ import (
 
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/storage/layout"
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
-// storePlacement puts distfiles at their GLEP 75 path in the store's
+// storePlacement puts binary packages of binpkg torrents at their PKGDIR
+// path (binpkgFinalPath) and distfiles at their GLEP 75 path in the store's
 // distfiles directory (by name, whatever layout the collection itself used)
 // and collection Manifests under the store's private state. With seedFrom, a
 // file already present in that directory (flat or nested) is used where it
@@ -24,6 +26,9 @@ type storePlacement struct {
 func (p storePlacement) FinalPath(info *metainfo.Info, f storage.FileRef) (string, bool) {
 	if isCollectionManifest(f.Path) {
 		return p.st.collectionManifestPath(f.InfoHash.HexString()), true
+	}
+	if collection.IsBinpkgInfo(info) {
+		return p.binpkgFinalPath(f)
 	}
 	name := path.Base(f.Path)
 	if layout.ValidName(name) != nil {

@@ -135,8 +135,12 @@ func allNames(x *torrentIndex, colls []*collection.Collection) ([]string, error)
 }
 
 // distfilesOf maps distfile names to file indices of a collection torrent
-// (pads and the collection Manifest excluded).
+// (pads and the collection Manifest excluded); for a binpkg torrent, the
+// package paths (see isBinpkgName).
 func distfilesOf(info *metainfo.Info) map[string]int {
+	if collection.IsBinpkgInfo(info) {
+		return binpkgsOf(info)
+	}
 	out := map[string]int{}
 	for i, f := range info.UpvertedFiles() {
 		if strings.Contains(f.Attr, "p") || len(f.Path) == 0 {
@@ -156,7 +160,9 @@ func distfilesOf(info *metainfo.Info) map[string]int {
 
 // torrentsFor returns the torrents of c that may hold the distfile. With an
 // unknown size both size classes of a sharded collection are candidates.
+// Binpkg collections shard by the package's base name.
 func torrentsFor(c *collection.Collection, name string, size int64) []*metainfo.MetaInfo {
+	name = path.Base(name)
 	if size != UnknownSize {
 		if mi, err := c.TorrentFor(name, size); err == nil {
 			return []*metainfo.MetaInfo{mi}

@@ -23,6 +23,9 @@ type registry struct {
 	// onWriteErr hears that a torrent stopped downloading because its
 	// data could not be written.
 	onWriteErr func(metainfo.Hash, error)
+	// onInfo, if set, learns each torrent's info before the storage
+	// attaches it (and may verify its files).
+	onInfo func(metainfo.Hash, *metainfo.Info)
 
 	mu   sync.Mutex
 	byIH map[metainfo.Hash]*nodeTorrent
@@ -93,6 +96,9 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	case <-t.GotInfo():
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	if r.onInfo != nil {
+		r.onInfo(ih, t.Info())
 	}
 	r.st.Attach(t)
 	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: mi.UpvertedAnnounceList(), onWriteErr: r.onWriteErr}

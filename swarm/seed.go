@@ -107,7 +107,13 @@ func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*tor
 			if i < len(c.Manifests) {
 				mf = c.Manifests[i]
 			}
-			nt, err := n.reg.add(ctx, mi, mi.HashInfoBytes(), mf)
+			ih := mi.HashInfoBytes()
+			if i < len(c.Binpkgs) {
+				if err := n.store.RememberBinpkgFiles(ih.HexString(), c.Binpkgs[i]); err != nil {
+					return nil, err
+				}
+			}
+			nt, err := n.reg.add(ctx, mi, ih, mf)
 			if err != nil {
 				return nil, err
 			}

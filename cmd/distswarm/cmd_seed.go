@@ -96,17 +96,23 @@ func runSeed(c *cli.Context) error {
 		}
 		colls = append(colls, coll)
 	}
-	if handed, err := seedViaDaemon(ctx, c, store, colls); handed || err != nil {
+	if handed, err := seedViaDaemon(ctx, c, store, colls, c.String("from")); handed || err != nil {
 		return err
 	}
+	return seedInProcess(ctx, c, store, colls, c.String("from"))
+}
+
+// seedInProcess seeds the collections on a node of this process until ctx
+// ends, files of from (if set) in place, serving the control API meanwhile.
+func seedInProcess(ctx context.Context, c *cli.Context, store *swarm.Store, colls []*collection.Collection, from string) error {
 	started := time.Now()
 	releaseManifests(store, colls)
 	var ctl *control.Server
-	rep := &seedReporter{w: c.App.ErrWriter, from: c.String("from") != "", lastAt: time.Now(), bar: isTerminal(c.App.ErrWriter)}
-	err = swarm.Seed(ctx, swarm.SeedOptions{
+	rep := &seedReporter{w: c.App.ErrWriter, from: from != "", lastAt: time.Now(), bar: isTerminal(c.App.ErrWriter)}
+	err := swarm.Seed(ctx, swarm.SeedOptions{
 		Store:       store,
 		Collections: colls,
-		From:        c.String("from"),
+		From:        from,
 		Peers:       c.StringSlice("peer"),
 		Client:      clientOptions(c),
 		Logger:      logger(c),
@@ -133,7 +139,7 @@ func runSeed(c *cli.Context) error {
 
 // seedViaDaemon hands the collections to the store's daemon when one runs.
 // It reports whether it did.
-func seedViaDaemon(ctx context.Context, c *cli.Context, store *swarm.Store, colls []*collection.Collection) (bool, error) {
+func seedViaDaemon(ctx context.Context, c *cli.Context, store *swarm.Store, colls []*collection.Collection, from string) (bool, error) {
 	cl, err := control.Dial(ctx, store.ControlSocket())
 	if errors.Is(err, control.ErrNoDaemon) {
 		return false, nil
@@ -145,7 +151,6 @@ func seedViaDaemon(ctx context.Context, c *cli.Context, store *swarm.Store, coll
 	if err != nil {
 		return true, failedErr("seed: %v", err)
 	}
-	from := c.String("from")
 	if from != "" {
 		if from, err = filepath.Abs(from); err != nil {
 			return true, usageErr("seed --from: %v", err)

@@ -7,6 +7,7 @@ import "path/filepath"
 const (
 	distfilesDir   = "distfiles"   // the GLEP 75 mirror tree, served and seeded
 	collectionsDir = "collections" // remembered torrents and their Manifests
+	binpkgsDir     = "binpkgs"     // a PKGDIR of fetched binary packages, served as a binhost
 	partialDir     = ".partial"    // downloads in progress, per torrent
 	quarantineDir  = ".quarantine" // files that failed verification
 	stateDir       = ".distswarm"  // the state db, its lock, the control socket
@@ -15,7 +16,10 @@ const (
 // Tree is the directory tree of the store at Root:
 //
 //	distfiles/    GLEP 75 tree with layout.conf (public: the gateway serves it)
-//	collections/  <infohash>.torrent and <infohash>.Manifest
+//	collections/  <infohash>.torrent and <infohash>.Manifest (binpkg
+//	              collections also <infohash>.Packages and .Packages.digests)
+//	binpkgs/      a PKGDIR (category/PN/...), with the Packages index of what
+//	              it holds (public: the gateway serves it as a binhost)
 //	.partial/     staging of swarm downloads; .partial/http for HTTP ones
 //	.quarantine/  files that failed verification
 //	.distswarm/   state.db, state.db.lock, control.sock
@@ -23,6 +27,9 @@ type Tree struct{ Root string }
 
 // Distfiles is the GLEP 75 tree.
 func (t Tree) Distfiles() string { return filepath.Join(t.Root, distfilesDir) }
+
+// Binpkgs is the PKGDIR of fetched binary packages.
+func (t Tree) Binpkgs() string { return filepath.Join(t.Root, binpkgsDir) }
 
 // Collections holds the remembered torrents and their collection Manifests.
 func (t Tree) Collections() string { return filepath.Join(t.Root, collectionsDir) }

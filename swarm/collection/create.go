@@ -69,6 +69,10 @@ type Collection struct {
 	// as "<torrent file>.Manifest"; Load reads and verifies it against the
 	// torrent's piece hashes when present, else leaves it nil.
 	Manifests [][]byte
+	// Binpkgs holds, for a collection CreateBinpkg made, the index files of
+	// each torrent in Torrents order (a seeder needs their bytes); nil
+	// otherwise.
+	Binpkgs []BinpkgFiles
 }
 
 // srcFile is one distfile found in From.
@@ -89,18 +93,8 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}
-	if err := checkComponent(o.Name); err != nil {
-		return nil, fmt.Errorf("collection name: %w", err)
-	}
-	if o.MaxFilesPerTorrent <= 0 {
-		o.MaxFilesPerTorrent = DefaultMaxFilesPerTorrent
-	}
-	if o.MaxFilesPerTorrent > MaxFileEntries/2 {
-		// Each file may take a pad: a torrent past MaxFileEntries would not load.
-		return nil, fmt.Errorf("at most %d files per torrent, not %d", MaxFileEntries/2, o.MaxFilesPerTorrent)
-	}
-	if o.PieceLength != 0 && !validPieceLength(o.PieceLength) {
-		return nil, fmt.Errorf("piece length %d: want a power of two ≥ %d (the anacrolix chunk size)", o.PieceLength, MinPieceLength)
+	if err := checkCreateOptions(&o); err != nil {
+		return nil, err
 	}
 	webseeds, err := normalizeWebseeds(o.Webseeds)
 	if err != nil {
@@ -123,21 +117,7 @@ func Create(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	pls := make(map[string]int64, len(keys))
-	for _, k := range keys {
-		pl := o.PieceLength
-		if pl == 0 {
-			sizes := make([]int64, len(groups[k]))
-			for i, f := range groups[k] {
-				sizes[i] = f.size
-			}
-			pl = PieceLengthFor(sizes)
-			if rule != nil && rule.isLargeClass(k) {
-				pl = LargeClassPieceLength(sizes)
-			}
-		}
-		pls[k] = pl
-	}
+	pls := pieceLengths(groups, keys, o.PieceLength, rule)
 	if err := hashAll(ctx, groups, keys, pls, o.Progress); err != nil {
 		return nil, err
 	}
@@ -461,9 +441,10 @@ func (c countingReader) Read(b []byte) (int, error) {
 // one and small files share buffers, and the hashes are spread over the
 // reader and long-lived lane goroutines by manifest.PlanLanes (on two or
 // more cores: the SHA-1 pieces, BLAKE2B and SHA512 in a lane each, this
-// goroutine only reading).
+// goroutine only reading). extra names whole-file hashes wanted besides
+// BLAKE2B and SHA512 (a binpkg collection's MD5 and SHA1), in the same read.
 // Results are stored in the files, so they do not depend on scheduling.
-func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64)) error {
+func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, pls map[string]int64, fn func(int64, int64), extra ...string) error {
 	type job struct {
 		f  *srcFile
 		pl int64
@@ -490,8 +471,11 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 		errMu.Unlock()
 		cancel()
 	}
-	names := []string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}
-	ws := []io.Writer{io.Discard, io.Discard, io.Discard}
+	names := append([]string{manifest.SHA1, manifest.BLAKE2B, manifest.SHA512}, extra...)
+	ws := make([]io.Writer, len(names))
+	for i := range ws {
+		ws[i] = io.Discard
+	}
 	_, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 	p := manifest.NewPipeline(len(lanes))
 	for _, j := range jobs {
@@ -511,8 +495,9 @@ func hashAll(ctx context.Context, groups map[string][]*srcFile, keys []string, p
 }
 
 // hashFile reads f once into p, feeding the piece hasher and the strong
-// hashes; the results are stored in f when the pipeline is done with it,
-// and a failure is reported to fail. ws is scratch space of len(names).
+// hashes (names[3:] are extra whole-file hashes); the results are stored in
+// f when the pipeline is done with it, and a failure is reported to fail.
+// ws is scratch space of len(names).
 func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, pr *progress, ws []io.Writer, names []string, fail func(error)) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
@@ -523,6 +508,14 @@ func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, p
 	b2, _ := manifest.NewHash(manifest.BLAKE2B)
 	s5, _ := manifest.NewHash(manifest.SHA512)
 	ws[0], ws[1], ws[2] = ph, b2, s5
+	extra := make([]hash.Hash, len(names)-3)
+	for i, name := range names[3:] {
+		h, ok := manifest.NewHash(name)
+		if !ok {
+			return fmt.Errorf("hash %s: unknown hash %s", f.path, name)
+		}
+		extra[i], ws[3+i] = h, h
+	}
 	inline, lanes := manifest.PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 	// Read one byte more than expected to notice growth.
 	r := countingReader{io.LimitReader(fh, f.size+1), pr}
@@ -537,6 +530,9 @@ func hashFile(ctx context.Context, p *manifest.Pipeline, f *srcFile, pl int64, p
 			f.digests = manifest.Digests{
 				manifest.BLAKE2B: hex.EncodeToString(b2.Sum(nil)),
 				manifest.SHA512:  hex.EncodeToString(s5.Sum(nil)),
+			}
+			for i, name := range names[3:] {
+				f.digests[name] = hex.EncodeToString(extra[i].Sum(nil))
 			}
 		}
 	}})
@@ -590,17 +586,36 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 	ordered := slices.Clone(files)
 	slices.SortFunc(ordered, func(a, b *srcFile) int { return strings.Compare(a.tpath, b.tpath) })
 
-	type entry struct {
-		path []string
-		size int64
-		ph   pieceHashes
-	}
-	entries := make([]entry, 0, len(ordered)+1)
-	entries = append(entries, entry{[]string{mname}, int64(len(mdata)), mh.finish()})
+	entries := make([]torrentEntry, 0, len(ordered)+1)
+	entries = append(entries, torrentEntry{[]string{mname}, int64(len(mdata)), mh.finish()})
 	for _, f := range ordered {
-		entries = append(entries, entry{strings.Split(f.tpath, "/"), f.size, f.ph})
+		entries = append(entries, torrentEntry{strings.Split(f.tpath, "/"), f.size, f.ph})
 	}
+	mi, err := assembleTorrent(name, entries, pl, webseeds, trackers)
+	if err != nil {
+		return nil, nil, Shard{}, err
+	}
+	sh := Shard{
+		InfoHash:    mi.HashInfoBytes().HexString(),
+		Manifest:    mname,
+		Files:       len(files),
+		Bytes:       payload,
+		PieceLength: pl,
+	}
+	return mi, []byte(mdata), sh, nil
+}
 
+// torrentEntry is one file of a torrent being assembled, hashed.
+type torrentEntry struct {
+	path []string
+	size int64
+	ph   pieceHashes
+}
+
+// assembleTorrent lays the entries out in order, each on a piece boundary
+// (a BEP 47 pad after every file but the last whose length is not a
+// multiple of pl), and encodes the info dict.
+func assembleTorrent(name string, entries []torrentEntry, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, error) {
 	info := metainfo.Info{Name: name, PieceLength: pl}
 	var pieces []byte
 	for i, e := range entries {
@@ -625,14 +640,14 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 	}
 	info.Pieces = pieces
 	if len(info.Files) > MaxFileEntries {
-		return nil, nil, Shard{}, fmt.Errorf("%d file entries in one torrent, at most %d load: lower the files per torrent", len(info.Files), MaxFileEntries)
+		return nil, fmt.Errorf("%d file entries in one torrent, at most %d load: lower the files per torrent", len(info.Files), MaxFileEntries)
 	}
 	if info.NumPieces()*20 != len(pieces) || info.NumPieces() != int((info.TotalLength()+pl-1)/pl) {
-		return nil, nil, Shard{}, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
+		return nil, fmt.Errorf("internal error: %d piece hashes for %d bytes at piece length %d", len(pieces)/20, info.TotalLength(), pl)
 	}
 	ib, err := bencode.Marshal(info)
 	if err != nil {
-		return nil, nil, Shard{}, fmt.Errorf("encode info: %w", err)
+		return nil, fmt.Errorf("encode info: %w", err)
 	}
 	mi := &metainfo.MetaInfo{InfoBytes: ib, CreatedBy: "distswarm", UrlList: webseeds}
 	if len(trackers) > 0 {
@@ -643,12 +658,5 @@ func buildTorrent(name string, lay layout.Layout, files []*srcFile, pl int64, we
 			}
 		}
 	}
-	sh := Shard{
-		InfoHash:    mi.HashInfoBytes().HexString(),
-		Manifest:    mname,
-		Files:       len(files),
-		Bytes:       payload,
-		PieceLength: pl,
-	}
-	return mi, []byte(mdata), sh, nil
+	return mi, nil
 }

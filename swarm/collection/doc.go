@@ -89,6 +89,29 @@
 // "a3l"). Shards without files are not written. Every shard torrent has the
 // same name as the collection, so webseeds map identically.
 //
+// # Binary packages
+//
+// [CreateBinpkg] builds a binpkg collection from a PKGDIR. Each torrent is
+//
+//	<name>/Manifest           its Packages.digests, as the collection Manifest
+//	<name>/Packages.digests   strong-digest index (manifest/binpkg DigestIndex)
+//	<name>/Packages           Portage's Packages index of the torrent's packages
+//	<name>/<PKGDIR path>      every package (category/PN/PF-BUILD_ID.gpkg.tar, …), by path
+//
+// with pads as above; <name> defaults to "binpkgs", so a binhost URL is a
+// webseed. [IsBinpkgInfo] recognises such a torrent by Packages.digests
+// coming right after the Manifest and before Packages, an order a distfile
+// collection (sorted by path) cannot have. Packages entries are those of
+// the PKGDIR's own Packages when they match their file (PATH, SIZE, MD5,
+// SHA1), else built from the package's metadata; the header is the
+// PKGDIR's without URI, with its TIMESTAMP (else the newest BUILD_TIME), so
+// the infohash depends on the PKGDIR only. Sharding uses the rule above
+// with the package's base name as the name: every shard is a small PKGDIR
+// with its own Packages and Packages.digests, and a sharded index carries
+// "kind": "binpkgs" (its "layout" is "flat" and unused). Collection.Write
+// does not write the index files: a seeder keeps them in its store (see
+// Collection.Binpkgs).
+//
 // # Collection index (format "distswarm-collection-index", version 1)
 //
 // A UTF-8 JSON object of at most 1 MiB:

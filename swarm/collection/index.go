@@ -23,8 +23,11 @@ const (
 
 // Index lists the shards of a sharded collection.
 type Index struct {
-	Format    string    `json:"format"`
-	Version   int       `json:"version"`
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	// Kind is "" for a distfile collection, BinpkgKind for a binpkg one
+	// (whose Layout is "flat" and unused: files sit at their PKGDIR path).
+	Kind      string    `json:"kind,omitempty"`
 	Name      string    `json:"name"`
 	Layout    string    `json:"layout"`
 	ShardRule ShardRule `json:"shard_rule"`

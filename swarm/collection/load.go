@@ -134,6 +134,9 @@ func (idx *Index) validate() error {
 	if err := checkComponent(idx.Name); err != nil {
 		return fmt.Errorf("name: %w", err)
 	}
+	if idx.Kind != "" && idx.Kind != BinpkgKind {
+		return fmt.Errorf("kind %q: want %q or none", trunc(idx.Kind), BinpkgKind)
+	}
 	if _, err := layout.ParseSpec(idx.Layout); err != nil {
 		return fmt.Errorf("layout: %w", err)
 	}

@@ -13,6 +13,7 @@ const (
 	pathSeed    = "/v1/seed"
 	pathAdd     = "/v1/collections"
 	pathStatus  = "/v1/status"
+	pathBinpkgs = "/v1/binpkgs/fetch"
 	maxBodySize = 256 << 20 // a 100,000-file sharded collection is well below
 )
 
@@ -77,6 +78,28 @@ type SeedRequest struct {
 type SeedResponse struct {
 	Torrents int `json:"torrents"`
 	Port     int `json:"port"`
+}
+
+// BinpkgFetchRequest is `distswarm binpkg fetch` handed to the node.
+type BinpkgFetchRequest struct {
+	Torrents        []Torrent `json:"torrents"`
+	Wants           []string  `json:"wants"`
+	TrustCollection bool      `json:"trust_collection"`
+}
+
+// BinpkgResult is one wanted package's outcome.
+type BinpkgResult struct {
+	Want    string            `json:"want"`
+	Name    string            `json:"name"` // its PKGDIR path, when found
+	Package map[string]string `json:"package,omitempty"`
+	Outcome swarm.Outcome     `json:"outcome"`
+	Path    string            `json:"path,omitempty"`
+	Error   string            `json:"error,omitempty"`
+}
+
+// BinpkgFetchResponse carries one result per wanted package.
+type BinpkgFetchResponse struct {
+	Results []BinpkgResult `json:"results"`
 }
 
 // errorBody is every error response.

@@ -74,6 +74,12 @@ func (c *Client) Seed(ctx context.Context, req SeedRequest) (SeedResponse, error
 	return out, c.call(ctx, http.MethodPost, pathSeed, req, &out)
 }
 
+// FetchBinpkgs runs `distswarm binpkg fetch` on the node.
+func (c *Client) FetchBinpkgs(ctx context.Context, req BinpkgFetchRequest) (BinpkgFetchResponse, error) {
+	var out BinpkgFetchResponse
+	return out, c.call(ctx, http.MethodPost, pathBinpkgs, req, &out)
+}
+
 // Status is the node's status snapshot.
 func (c *Client) Status(ctx context.Context) (swarm.NodeStatus, error) {
 	var out swarm.NodeStatus

@@ -67,6 +67,7 @@ func Listen(node *swarm.Node, path string, o Options) (*Server, error) {
 	mux.HandleFunc("POST "+pathObtain, s.obtain)
 	mux.HandleFunc("POST "+pathSeed, s.seed)
 	mux.HandleFunc("POST "+pathAdd, s.seed)
+	mux.HandleFunc("POST "+pathBinpkgs, s.fetchBinpkgs)
 	s.srv = &http.Server{
 		Handler:           s.auth.wrap(mux),
 		ConnContext:       withPeer,
@@ -122,6 +123,33 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
 		out.Results[i] = FileResult{Name: fr.Name, Outcome: fr.Outcome, Path: fr.Path}
 		if fr.Err != nil {
 			out.Results[i].Error = fr.Err.Error()
+		}
+	}
+	reply(w, out)
+}
+
+func (s *Server) fetchBinpkgs(w http.ResponseWriter, r *http.Request) {
+	var req BinpkgFetchRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	colls, err := collections(req.Torrents)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
+	res, err := s.node.FetchBinpkgs(r.Context(), swarm.BinpkgRequest{
+		Collections: colls, Wants: req.Wants, TrustCollection: req.TrustCollection,
+	})
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	out := BinpkgFetchResponse{Results: make([]BinpkgResult, len(res))}
+	for i, br := range res {
+		out.Results[i] = BinpkgResult{Want: br.Want, Name: br.Name, Package: br.Package, Outcome: br.Outcome, Path: br.Path}
+		if br.Err != nil {
+			out.Results[i].Error = br.Err.Error()
 		}
 	}
 	reply(w, out)

@@ -76,18 +76,22 @@ func (o Options) withDefaults() Options {
 // redirect instead of a 404.
 type gateway struct {
 	distfiles *distfileHandler
+	binpkgs   *binpkgHandler
 	page      *statusPage
 	api       *apiHandler
 	metrics   http.Handler
 	log       *slog.Logger
 }
 
-// New returns the gateway's handler: /distfiles/, /, /api/v1/… and /metrics.
-// Only GET and HEAD are allowed.
+// New returns the gateway's handler: /distfiles/, /binpkgs/ (when b is a
+// BinpkgBackend), /, /api/v1/… and /metrics. Only GET and HEAD are allowed.
 func New(b Backend, o Options) http.Handler {
 	o = o.withDefaults()
+	files := newDistfileHandler(b, o)
+	bb, _ := b.(BinpkgBackend)
 	return &gateway{
-		distfiles: newDistfileHandler(b, o),
+		distfiles: files,
+		binpkgs:   &binpkgHandler{backend: bb, files: files},
 		page:      newStatusPage(b, o),
 		api:       &apiHandler{backend: b},
 		metrics:   newMetricsHandler(b, o.Logger),
@@ -105,6 +109,8 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(raw, distfilesPrefix):
 		g.distfiles.serve(w, r, raw[len(distfilesPrefix):])
+	case strings.HasPrefix(raw, binpkgsPrefix):
+		g.binpkgs.serve(w, r, raw[len(binpkgsPrefix):])
 	case raw == "/":
 		g.page.ServeHTTP(w, r)
 	case strings.HasPrefix(raw, apiPrefix):
