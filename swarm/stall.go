@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Stall reports: a fetch that receives no data says so, with what it
+// Stall reports: a fetch that makes no progress says so, with what it
 // knows of why, instead of staying silent until its deadline (a dead peer,
 // a .torrent whose piece hashes are damaged, a webseed that answers
 // nothing). The first report comes after stallFirst without data, later
@@ -16,13 +16,15 @@ const (
 	stallMax   = 5 * time.Minute
 )
 
-// stallWatch tracks the data a request's torrents receive.
+// stallWatch tracks whether a request's torrents make progress: data
+// received, unless all of it failed its piece hashes (a peer that keeps
+// sending bad data is no progress).
 type stallWatch struct {
-	first    time.Duration
-	moved    int64     // data bytes received, all torrents of the request
-	lastData time.Time // when moved last changed
-	next     time.Time // when to report if nothing changes
-	interval time.Duration
+	first            time.Duration
+	moved, good, bad int64     // totals over the request's torrents at the last change
+	lastData         time.Time // when the request last made progress
+	next             time.Time // when to report if nothing changes
+	interval         time.Duration
 }
 
 func newStallWatch(first time.Duration) *stallWatch {
@@ -32,11 +34,14 @@ func newStallWatch(first time.Duration) *stallWatch {
 	return &stallWatch{first: first, moved: -1}
 }
 
-// check returns how long nothing was received and whether to report it
-// now; reports come at doubling intervals while the stall lasts.
-func (s *stallWatch) check(moved int64, now time.Time) (time.Duration, bool) {
-	if moved != s.moved {
-		s.moved, s.lastData, s.interval = moved, now, s.first
+// check takes the totals of data bytes received and pieces verified and
+// failed, and returns how long there was no progress and whether to
+// report it now; reports come at doubling intervals while the stall lasts.
+func (s *stallWatch) check(moved, good, bad int64, now time.Time) (time.Duration, bool) {
+	progress := good != s.good || (moved != s.moved && bad == s.bad)
+	s.moved, s.good, s.bad = moved, good, bad
+	if progress || s.lastData.IsZero() {
+		s.lastData, s.interval = now, s.first
 		s.next = now.Add(s.interval)
 		return 0, false
 	}
@@ -49,14 +54,16 @@ func (s *stallWatch) check(moved int64, now time.Time) (time.Duration, bool) {
 }
 
 // stallCheck logs a diagnosis for each torrent the request still waits on
-// when no data came for a while.
+// when it made no progress for a while.
 func (r *fetchRun) stallCheck(now time.Time) {
-	var moved int64
+	var moved, good, bad int64
 	for _, nt := range r.added {
 		st := nt.t.Stats()
 		moved += st.BytesReadData.Int64()
+		good += st.PiecesDirtiedGood.Int64()
+		bad += st.PiecesDirtiedBad.Int64()
 	}
-	stalled, report := r.stall.check(moved, now)
+	stalled, report := r.stall.check(moved, good, bad, now)
 	if !report {
 		return
 	}
@@ -70,7 +77,7 @@ func (r *fetchRun) stallCheck(now time.Time) {
 		waiting[nt] = append(waiting[nt], "(collection Manifest)")
 	}
 	for nt, names := range waiting {
-		r.log.Warn("no data received for "+stalled.Round(time.Second).String()+": "+nt.stallReason(len(r.n.reg.peers)),
+		r.log.Warn("no progress for "+stalled.Round(time.Second).String()+": "+nt.stallReason(len(r.n.reg.peers)),
 			"infohash", nt.ih.HexString(), "files", strings.Join(firstN(names, 3), " "), "waiting", len(names))
 	}
 }

@@ -35,7 +35,7 @@ func TestStallWatchReportsAtDoublingIntervals(t *testing.T) {
 		} else if sec >= 52 {
 			moved = 51
 		}
-		if d, ok := s.check(moved, at(sec)); ok {
+		if d, ok := s.check(moved, 0, 0, at(sec)); ok {
 			reports = append(reports, sec)
 			if sec < 50 && d != time.Duration(sec)*time.Second {
 				t.Errorf("at %d s: stalled for %v", sec, d)
@@ -45,6 +45,23 @@ func TestStallWatchReportsAtDoublingIntervals(t *testing.T) {
 	want := []int{10, 30, 61, 81}
 	if fmt.Sprint(reports) != fmt.Sprint(want) {
 		t.Errorf("reports at %v s, want %v", reports, want)
+	}
+}
+
+// Data that only ever fails its piece hashes is no progress; one verified
+// piece is.
+func TestStallWatchBadDataIsNoProgress(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	s := newStallWatch(10 * time.Second)
+	s.check(0, 0, 0, t0)
+	for sec := 1; sec <= 10; sec++ { // a peer streams data, every piece fails
+		if _, ok := s.check(int64(sec)<<20, 0, int64(sec), t0.Add(time.Duration(sec)*time.Second)); ok != (sec == 10) {
+			t.Fatalf("at %d s: report %v", sec, ok)
+		}
+	}
+	s.check(11<<20, 1, 10, t0.Add(11*time.Second)) // a good piece
+	if _, ok := s.check(11<<20, 1, 10, t0.Add(20*time.Second)); ok {
+		t.Error("reported 9 s after a verified piece")
 	}
 }
 
@@ -123,7 +140,7 @@ func TestFetchStallReportsDeadPeer(t *testing.T) {
 	if len(res) == 0 || res[0].Outcome.OK() {
 		t.Fatalf("results %+v, want none placed", res)
 	}
-	if !strings.Contains(logs, "no data received for") || !strings.Contains(logs, want) {
+	if !strings.Contains(logs, "no progress for") || !strings.Contains(logs, want) {
 		t.Fatalf("no stall report naming the dead peer in the log:\n%s", logs)
 	}
 }
