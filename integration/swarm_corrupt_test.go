@@ -170,12 +170,33 @@ func testCorruptPeer(t *testing.T, corruptHost string) {
 
 	cl, bad := startCorruptPeer(t, tor, src, corruptHost)
 	badAddr := fmt.Sprintf("%s:%d", corruptHost, cl.LocalPort())
-	honest := StartSeeder(t, append(Loopback, "--store", filepath.Join(dir, "seedstore"), "--from", src, tor)...)
+	// The honest seeder starts only once the corrupt peer has served a
+	// corrupted chunk, so the leecher surely meets bad data (an honest seeder
+	// up from the start served nearly everything, and the test proved
+	// nothing); the fetch dials the given peer again until it listens.
+	honestAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
 
 	mf := WriteManifest(t, dir, files)
 	store := filepath.Join(dir, "leech")
-	args := FetchArgs(store, "--torrent", tor, "--manifest", mf, "--peer", badAddr, "--peer", honest.Addr(), "--timeout", "60s")
-	r := Run(t, 90*time.Second, append(args, Names(files)...)...)
+	args := FetchArgs(store, "--torrent", tor, "--manifest", mf, "--peer", badAddr, "--peer", honestAddr, "--timeout", "90s")
+	type result struct {
+		r   Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := RunBg(2*time.Minute, append(args, Names(files)...)...)
+		done <- result{r, err}
+	}()
+	for end := time.Now().Add(60 * time.Second); bad.corrupted.Load() == 0 && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	StartSeeder(t, "--listen", honestAddr, "--offline", "--store", filepath.Join(dir, "seedstore"), "--from", src, tor)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	r := res.r
 	t.Logf("corrupt peer served %d bytes, %d corrupted chunks", bad.servedRead.Load(), bad.corrupted.Load())
 	if r.Code != 0 {
 		t.Fatalf("fetch next to a corrupt peer: exit %d\n%s", r.Code, r.Stderr)
