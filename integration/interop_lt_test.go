@@ -419,12 +419,17 @@ func TestInteropLibtorrentMagnet(t *testing.T) {
 		lt := startLT(t, 90*time.Second, "seed", "--torrent", torrent, "--dir", mirror)
 		mf := WriteManifest(t, dir, files)
 		store := filepath.Join(dir, "store")
+		// The metadata comes over ut_metadata (by the v1 infohash); the
+		// torrent then lacks the piece layers of its multi-piece files, and
+		// anacrolix v1.61 crashed on the v2 hash exchange it started for
+		// them (Torrent.getFileByPiecesRoot). It is refused with a clear
+		// error instead; the hybrid .torrent itself works (case above).
 		r := Run(t, 90*time.Second, append(FetchArgs(store, "--magnet", magnet, "--manifest", mf,
 			"--peer", lt.Addr(), "--timeout", "60s"), Names(files)...)...)
-		if r.Code != 0 {
-			t.Fatalf("fetch by hybrid magnet from libtorrent: exit %d\n%s\nlibtorrent:\n%s", r.Code, r.Stderr, lastLines(lt.Output(), 20))
+		if r.Code != 1 || !strings.Contains(r.Stderr, "without its piece layers, as from a magnet link: not supported") {
+			t.Fatalf("fetch by hybrid magnet from libtorrent: exit %d, want 1 and the refusal\n%s\nlibtorrent:\n%s", r.Code, r.Stderr, lastLines(lt.Output(), 20))
 		}
-		CheckPlaced(t, store, files)
+		ltCheckNotPlaced(t, store, files)
 	})
 
 	t.Run("libtorrent-from-distswarm", func(t *testing.T) {

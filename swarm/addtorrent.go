@@ -36,6 +36,9 @@ func addTorrent(cl *torrent.Client, mi *metainfo.MetaInfo) (*torrent.Torrent, er
 	}
 	var spec *torrent.TorrentSpec
 	if head.MetaVersion == 2 {
+		if err := checkV2PieceLayers(mi, head.PieceLength); err != nil {
+			return nil, fmt.Errorf("torrent %s: %w", ih.HexString(), err)
+		}
 		// Hybrid (or v2): the library's spec carries the v2 infohash.
 		spec, err = torrent.TorrentSpecFromMetaInfoErr(mi)
 		if err != nil {
@@ -122,4 +125,28 @@ func decodeInfoHead(infoBytes []byte) (infoHead, error) {
 		return h, fmt.Errorf("info dict: %w", err)
 	}
 	return h, nil
+}
+
+// ErrV2NoPieceLayers refuses a hybrid (BitTorrent v2) torrent that lacks
+// the piece layers of a file longer than one piece, as one resolved from a
+// magnet does: anacrolix v1.61 would ask peers for those hashes and then
+// crash on their answer (a panic in Torrent.getFileByPiecesRoot).
+var ErrV2NoPieceLayers = errors.New("hybrid (BitTorrent v2) torrent without its piece layers, as from a magnet link: not supported; fetch it with its .torrent file")
+
+// checkV2PieceLayers returns ErrV2NoPieceLayers when a file of the v2
+// torrent mi spans more than one piece and mi has no piece layers.
+func checkV2PieceLayers(mi *metainfo.MetaInfo, pieceLength int64) error {
+	if len(mi.PieceLayers) > 0 || pieceLength <= 0 {
+		return nil
+	}
+	info, err := collection.ParseInfo(mi.InfoBytes)
+	if err != nil {
+		return err
+	}
+	for _, f := range info.UpvertedFiles() {
+		if f.Length > pieceLength {
+			return ErrV2NoPieceLayers
+		}
+	}
+	return nil
 }

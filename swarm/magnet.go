@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	tstorage "github.com/anacrolix/torrent/storage"
+	infohash_v2 "github.com/anacrolix/torrent/types/infohash-v2"
 
 	"github.com/distswarm/distswarm/swarm/collection"
 )
@@ -34,7 +37,19 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 		return nil, err
 	}
 	defer cl.Close()
-	t, err := cl.AddMagnet(uri)
+	// By its v1 infohash only: a connection that knows the v2 infohash is
+	// upgraded to v2 in the handshake, and anacrolix v1.61 then asks for
+	// and mishandles BEP 52 piece hashes (a panic in
+	// Torrent.getFileByPiecesRoot) once the info is there.
+	spec, err := torrent.TorrentSpecFromMagnetUri(uri)
+	if err != nil {
+		return nil, fmt.Errorf("--magnet: %w", err)
+	}
+	if spec.InfoHash == (metainfo.Hash{}) {
+		return nil, errors.New("--magnet: a v2-only magnet (urn:btmh without urn:btih) is not supported")
+	}
+	spec.InfoHashV2 = g.None[infohash_v2.T]()
+	t, _, err := cl.AddTorrentSpec(spec)
 	if err != nil {
 		return nil, fmt.Errorf("--magnet: %w", err)
 	}
