@@ -95,6 +95,7 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if o.SeedRequestCap > 0 {
 		newSeedCap(o.SeedRequestCap).install(&cfg.Callbacks)
 	}
+	installV2HashGuard(&cfg.Callbacks)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
 	cfg.NoDHT = !o.DHT
 	if o.DHT && len(o.DHTNodes) > 0 {
