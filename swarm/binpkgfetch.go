@@ -232,11 +232,16 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	notFinal := func(i int) bool { return n.st.State(ih, i).Phase != storage.PhaseFinal }
+	lastRedial := time.Now()
 	for slices.ContainsFunc(idx, notFinal) {
 		select {
 		case <-ctx.Done():
 			return binpkgSource{}, fmt.Errorf("collection %s: Packages and Packages.digests not fetched: %w", ih.HexString(), ctx.Err())
-		case <-tick.C:
+		case now := <-tick.C:
+			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
+				nt.redialIfIdle(n.reg.peers)
+				lastRedial = now
+			}
 		}
 	}
 	s, err := n.store.readBinpkgSource(ih)

@@ -2,6 +2,8 @@ package swarm
 
 import (
 	"fmt"
+
+	"github.com/anacrolix/torrent"
 	"strings"
 	"time"
 )
@@ -108,9 +110,18 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
-		if st := nt.t.Stats(); st.ActivePeers == 0 && st.HalfOpenPeers == 0 {
-			nt.t.AddPeers(r.n.reg.peers)
-		}
+		nt.redialIfIdle(r.n.reg.peers)
+	}
+}
+
+// redialIfIdle adds peers to the torrent again when it has no peer
+// connected or connecting.
+func (nt *nodeTorrent) redialIfIdle(peers []torrent.PeerInfo) {
+	if len(peers) == 0 {
+		return
+	}
+	if st := nt.t.Stats(); st.ActivePeers == 0 && st.HalfOpenPeers == 0 {
+		nt.t.AddPeers(peers)
 	}
 }
 
