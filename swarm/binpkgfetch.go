@@ -192,6 +192,12 @@ func (n *Node) binpkgSources(ctx context.Context, colls []*collection.Collection
 	var out []binpkgSource
 	for _, c := range colls {
 		for _, mi := range c.Torrents {
+			// A collection seen before needs neither a decode of its info
+			// nor a wait: its parsed index files are cached.
+			if s, ok := n.binpkgIdx.get(mi.HashInfoBytes()); ok {
+				out = append(out, s)
+				continue
+			}
 			info, err := collection.ParseInfo(mi.InfoBytes)
 			if err != nil {
 				return nil, err
