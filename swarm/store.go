@@ -25,8 +25,9 @@ import (
 //	<root>/.distswarm/state.db    piece and file state (package storage)
 //	<root>/collections/<infohash>.torrent   collections this store knows (+ .Manifest)
 type Store struct {
-	Root string
-	conf *layout.Config
+	Root   string
+	conf   *layout.Config
+	finder *layout.Finder // the distfiles tree's layouts, read once (Find runs per wanted file)
 }
 
 // SystemStoreDir is the machine-wide store: the one root, the portage user
@@ -86,6 +87,7 @@ func OpenStore(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", root, err)
 	}
+	s.finder = layout.NewFinder(s.DistfilesDir())
 	return s, nil
 }
 
@@ -120,9 +122,13 @@ func (s *Store) DistfilePath(name string) string {
 	return filepath.Join(s.DistfilesDir(), filepath.FromSlash(s.conf.Path(name, nil)))
 }
 
-// Find returns the path of a distfile present in the store.
+// Find returns the path of a distfile present in the store. The store's
+// layout.conf is read once, when the store is opened, as for DistfilePath.
 func (s *Store) Find(name string) (string, error) {
-	return layout.Find(s.DistfilesDir(), name, nil)
+	if s.finder == nil { // a Store not made by OpenStore
+		return layout.Find(s.DistfilesDir(), name, nil)
+	}
+	return s.finder.Find(name, nil)
 }
 
 // Remember records a collection torrent in the store so later fetches
