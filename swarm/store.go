@@ -91,6 +91,22 @@ func OpenStore(root string) (*Store, error) {
 	return s, nil
 }
 
+// ErrNoStore is returned by OpenExistingStore for a directory that holds no store.
+var ErrNoStore = errors.New("not a distswarm store")
+
+// OpenExistingStore opens a store that exists, creating nothing when it
+// does not: for commands that only read a store (collection list, info).
+func OpenExistingStore(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	if _, err := os.Stat(layout.Tree{Root: abs}.Distfiles()); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (nothing was fetched or seeded there yet)", abs, ErrNoStore)
+	}
+	return OpenStore(abs)
+}
+
 // DistfilesDir is the GLEP 75 tree (GENTOO_MIRRORS="<root>/distfiles").
 func (s *Store) DistfilesDir() string { return s.tree().Distfiles() }
 
