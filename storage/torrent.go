@@ -280,6 +280,11 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 			f.phase, f.cur = rec.Phase, locStaging
 		case f.length == 0:
 			f.phase = PhaseMissing
+		case !anyBits && t.absent(f):
+			// Neither at its final path nor staged: nothing to check, it downloads. Its pieces
+			// are known incomplete, so the client does not hash them first (a fetch of 5,000
+			// new files hashed 20,000 empty pieces before requesting any).
+			f.phase, f.cur = PhaseMissing, locStaging
 		case !anyBits:
 			f.phase = PhaseMissing // unresolved: found at its final path or downloaded, decided lazily
 			for p := f.begin; p < f.end; p++ {
@@ -537,6 +542,18 @@ func (t *torrentStore) resolve(f *fileEntry) {
 		}
 	}
 	f.cur = locStaging
+}
+
+// absent reports whether f has no data anywhere: no file at its final path (when it has one) and
+// no staging file. An error other than "does not exist" counts as present (resolved lazily).
+func (t *torrentStore) absent(f *fileEntry) bool {
+	if f.finalDir != "" {
+		if _, err := os.Lstat(t.finalPath(f)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	_, err := os.Lstat(t.staging(f))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // reconcile checks, off the Client lock, that Final files are still what was recorded; a changed
