@@ -1,6 +1,8 @@
 package binpkg
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -261,4 +263,68 @@ func (w BuildWant) String() string {
 		parts = append(parts, fmt.Sprintf("(+%d USE_EXPAND variables)", len(w.expand)))
 	}
 	return strings.Join(parts, " ")
+}
+
+// unrecordedFields are the fields a Packages entry never records.
+var unrecordedFields = []string{FieldCFLAGS, FieldCXXFLAGS, FieldLDFLAGS}
+
+// Unrecorded lists the fields the want names that Packages entries do not
+// record, so Check cannot verify them.
+func (w BuildWant) Unrecorded() []string {
+	var out []string
+	for _, k := range unrecordedFields {
+		if _, ok := w.fields[k]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// buildWantJSON is the wire form of a BuildWant (the daemon's control API).
+type buildWantJSON struct {
+	USE       map[string]bool     `json:"use,omitempty"`
+	OthersOff bool                `json:"others_off,omitempty"`
+	Expand    map[string][]string `json:"expand,omitempty"`
+	Fields    map[string]string   `json:"fields,omitempty"`
+}
+
+// MarshalJSON writes the want for the control API.
+func (w BuildWant) MarshalJSON() ([]byte, error) {
+	return json.Marshal(buildWantJSON{USE: w.use, OthersOff: w.othersOff, Expand: w.expand, Fields: w.fields})
+}
+
+// UnmarshalJSON reads a want, validating flags and field names.
+func (w *BuildWant) UnmarshalJSON(b []byte) error {
+	var j buildWantJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := BuildWant{othersOff: j.OthersOff}
+	for f, on := range j.USE {
+		if !validUSEFlag(f) {
+			return fmt.Errorf("build want: USE flag %q: not a flag name", f)
+		}
+		if err := out.addUSE(useSign(on)+f, false); err != nil {
+			return err
+		}
+	}
+	for k, v := range j.Fields {
+		if k == FieldUSE {
+			return errors.New("build want: USE belongs in use, not fields")
+		}
+		if err := out.Set(k, v); err != nil {
+			return fmt.Errorf("build want: %w", err)
+		}
+	}
+	for k, v := range j.Expand {
+		if !validVarName(k) || len(v) > maxMakeConfVars {
+			return fmt.Errorf("build want: USE_EXPAND variable %q", k)
+		}
+		if out.expand == nil {
+			out.expand = map[string][]string{}
+		}
+		out.expand[k] = v
+	}
+	*w = out
+	return nil
 }
