@@ -933,7 +933,7 @@ def bench_b2():
     wire = int(m.group(1)) + int(m.group(2))
     row("B2 Go http.FileServer, %d binpkgs (reference)" % len(rels), fw, fc, "%.1f MiB/s" % (payload / MIB / fw))
     row("B2 daemon gateway <- peer (first request each)", dw, dc,
-        "%.2fx file server speed, %.1f MiB/s" % (fw / dw, payload / MIB / dw))
+        "%.3fx file server speed, %.1f MiB/s, %.0f ms/binpkg" % (fw / dw, payload / MIB / dw, dw * 1000 / len(rels)))
     r = wire / payload
     row("B2 wire bytes / payload (%.1f / %.1f MiB)" % (wire / MIB, payload / MIB), "", "", "%.3f" % r,
         "<= 1.3", judge(r, 1.3, False))

@@ -1,7 +1,9 @@
 package binpkg
 
 import (
+	"encoding/json"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -151,5 +153,28 @@ func TestBuildWantMakeConf(t *testing.T) {
 	must(t, err)
 	if got := diffStrings(diffs); got != "USE: -systemd wanted, +systemd built" {
 		t.Fatalf("-*: %q", got)
+	}
+}
+
+// TestBuildWantJSON round-trips a want through its control-API form and
+// refuses forged ones.
+func TestBuildWantJSON(t *testing.T) {
+	m, err := ReadMakeConf(makeConfSample)
+	must(t, err)
+	var w BuildWant
+	must(t, w.AddMakeConf(m))
+	must(t, w.AddUSE("-wayland"))
+	b, err := json.Marshal(w)
+	must(t, err)
+	var back BuildWant
+	must(t, json.Unmarshal(b, &back))
+	if back.String() != w.String() || !reflect.DeepEqual(back, w) {
+		t.Fatalf("round trip: %s\nvs %s", back, w)
+	}
+	for _, bad := range []string{`{"use":{"a b":true}}`, `{"fields":{"MAKEOPTS":"-j4"}}`,
+		`{"fields":{"USE":"ssl"}}`, `{"expand":{"A-B":["x"]}}`, `{"use":[1]}`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }
