@@ -76,8 +76,8 @@ func buildWantFromFlags(c *cli.Context) (binpkg.BuildWant, error) {
 	return w, nil
 }
 
-// binpkgResultJSON is a result as --json and the control API show it.
-func binpkgResultJSON(r swarm.BinpkgResult) control.BinpkgResult {
+// binpkgControlResult is a result in the control API's form, which --json prints.
+func binpkgControlResult(r swarm.BinpkgResult) control.BinpkgResult {
 	out := control.BinpkgResult{Want: r.Want, Name: r.Name, Package: r.Package, Outcome: r.Outcome, Path: r.Path}
 	if r.Err != nil {
 		out.Error = r.Err.Error()

@@ -152,7 +152,7 @@ func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
 	if c.Bool("json") {
 		out := make([]control.BinpkgResult, len(res))
 		for i, r := range res {
-			out[i] = binpkgResultJSON(r)
+			out[i] = binpkgControlResult(r)
 		}
 		if err := writeJSON(c.App.Writer, out); err != nil {
 			return err
