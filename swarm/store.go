@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -28,6 +29,7 @@ type Store struct {
 	Root   string
 	conf   *layout.Config
 	finder *layout.Finder // the distfiles tree's layouts, read once (Find runs per wanted file)
+	known  knownCache     // parsed remembered torrents (Known)
 }
 
 // SystemStoreDir is the machine-wide store: the one root, the portage user
@@ -182,22 +184,80 @@ func (s *Store) Known() ([]*metainfo.MetaInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known collections: %w", err)
 	}
-	var names []string
+	var names []fs.DirEntry
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".torrent") && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
+			names = append(names, e)
 		}
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool { return names[i].Name() < names[j].Name() })
 	var out []*metainfo.MetaInfo
-	for _, n := range names {
-		mi, err := loadKnownTorrent(filepath.Join(s.collectionsDir(), n))
+	paths := make(map[string]bool, len(names))
+	for _, e := range names {
+		paths[filepath.Join(s.collectionsDir(), e.Name())] = true
+	}
+	s.known.keepOnly(paths)
+	for _, e := range names {
+		mi, err := s.known.load(filepath.Join(s.collectionsDir(), e.Name()), e)
 		if err != nil {
 			continue // a damaged entry, or one a newer check refuses, must not block fetching
 		}
-		out = append(out, mi)
+		cp := *mi // callers get their own struct; the parsed fields are shared, read-only
+		out = append(out, &cp)
 	}
 	return out, nil
+}
+
+// knownCache keeps the remembered torrents Known parsed, by path, while
+// their size and modification time stay the same: the gateway and Portage
+// mode list the known collections on every request, and decoding every
+// torrent again each time dominated a binhost's CPU.
+type knownCache struct {
+	mu      sync.Mutex
+	entries map[string]knownEntry
+}
+
+type knownEntry struct {
+	size  int64
+	mtime int64
+	mi    *metainfo.MetaInfo
+}
+
+// keepOnly forgets the torrents no longer in the directory.
+func (c *knownCache) keepOnly(paths map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p := range c.entries {
+		if !paths[p] {
+			delete(c.entries, p)
+		}
+	}
+}
+
+// load returns the torrent at path (the directory entry e), parsed once.
+func (c *knownCache) load(path string, e fs.DirEntry) (*metainfo.MetaInfo, error) {
+	info, err := e.Info()
+	if err != nil {
+		return nil, err
+	}
+	size, mtime := info.Size(), info.ModTime().UnixNano()
+	c.mu.Lock()
+	ent, ok := c.entries[path]
+	c.mu.Unlock()
+	if ok && ent.size == size && ent.mtime == mtime {
+		return ent.mi, nil
+	}
+	mi, err := loadKnownTorrent(path)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]knownEntry)
+	}
+	c.entries[path] = knownEntry{size: size, mtime: mtime, mi: mi}
+	return mi, nil
 }
 
 // loadKnownTorrent reads a remembered collection torrent with the checks of
