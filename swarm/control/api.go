@@ -85,6 +85,10 @@ type BinpkgFetchRequest struct {
 	Torrents        []Torrent `json:"torrents"`
 	Wants           []string  `json:"wants"`
 	TrustCollection bool      `json:"trust_collection"`
+	// TrustFile is the text of the client's trust file (TOML, see
+	// manifest/trust); "" for none. Threshold, when not 0, replaces its k.
+	TrustFile string `json:"trust_file,omitempty"`
+	Threshold int    `json:"threshold,omitempty"`
 }
 
 // BinpkgResult is one wanted package's outcome.
@@ -95,6 +99,8 @@ type BinpkgResult struct {
 	Outcome swarm.Outcome     `json:"outcome"`
 	Path    string            `json:"path,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// Judgement is the package's trust judgement (counts, or UNVERIFIED).
+	Judgement *swarm.BinpkgJudgement `json:"judgement,omitempty"`
 }
 
 // BinpkgFetchResponse carries one result per wanted package.
