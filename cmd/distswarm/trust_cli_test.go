@@ -155,8 +155,9 @@ func TestTrustReportsBadAttestations(t *testing.T) {
 	pkgdir := t.TempDir()
 	write(t, filepath.Join(pkgdir, "a/b/b-1.gpkg.tar"), []byte("b"))
 	alice, bob := newBuilder(t, "alice"), newBuilder(t, "bob")
-	alice.attest(t, pkgdir, pkgdir)
-	bob.attest(t, pkgdir, pkgdir)
+	// Not a real package: no Packages entry to derive a build key from.
+	alice.attest(t, pkgdir, pkgdir, "--build-key", "cfg")
+	bob.attest(t, pkgdir, pkgdir, "--build-key", "cfg")
 	files, _ := filepath.Glob(filepath.Join(pkgdir, "attestations", "*", "a", "b", "b-1.gpkg.tar.attestation"))
 	if len(files) != 2 {
 		t.Fatalf("attestation files: %v", files)
@@ -173,14 +174,14 @@ func TestTrustReportsBadAttestations(t *testing.T) {
 		t.Fatal("bob's attestation not found")
 	}
 	write(t, filepath.Join(pkgdir, "attestations", "junk.attestation"), []byte("junk"))
-	r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "2", alice, bob), "--pkgdir", pkgdir)
+	r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "2", alice, bob), "--pkgdir", pkgdir, "--build-key", "cfg")
 	if r.code != exitFailed || !strings.Contains(r.stdout, "1 of 2 agree, 0 disagree, 1 missing (threshold 2): NOT accepted") {
 		t.Errorf("tampered attestation: %+v", r)
 	}
 	if !strings.Contains(r.stderr, "bad attestation") || !strings.Contains(r.stderr, "junk.attestation") {
 		t.Errorf("bad attestations not reported: %s", r.stderr)
 	}
-	if r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "3", alice, bob), "--pkgdir", pkgdir); r.code != exitUsage {
+	if r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "3", alice, bob), "--pkgdir", pkgdir, "--build-key", "cfg"); r.code != exitUsage {
 		t.Errorf("threshold above M: %+v", r)
 	}
 	if r := runCLI(t, "", "attest", "--keys-dir", alice.keys, "--key", "alice", "--pkgdir", pkgdir, "--built", "--checked"); r.code != exitUsage {
