@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,17 +65,22 @@ type binpkgJudge struct {
 }
 
 // newBinpkgJudge pools the attestations of srcs; files that do not parse
-// or verify are logged and ignored (a bad signature is reported in the
-// verdict of the package it claims).
+// or verify are ignored, with one log line for all of them (a bad
+// signature is also reported in the verdict of the package it claims).
 func newBinpkgJudge(policy *trust.Policy, srcs []binpkgSource, log *slog.Logger) *binpkgJudge {
 	pool := trust.NewPool()
+	ignored := 0
+	var first error
 	for _, s := range srcs {
 		for _, a := range s.attestations {
-			origin := "collection " + s.ih.HexString() + " " + a.Path
-			if err := pool.Add(origin, a.Data); err != nil {
-				log.Warn("ignored attestation", "origin", origin, "err", err)
+			if err := pool.Add("collection "+s.ih.HexString()+" "+a.Path, a.Data); err != nil {
+				ignored++
+				first = cmp.Or(first, err)
 			}
 		}
+	}
+	if ignored > 0 {
+		log.Warn("ignored attestations that do not parse or verify", "count", ignored, "first", first)
 	}
 	return &binpkgJudge{policy: policy, pool: pool, now: time.Now()}
 }
