@@ -28,8 +28,8 @@ type BinpkgRequest struct {
 	Wants []string
 	// TrustCollection takes each torrent's own Packages.digests as the
 	// authority. It is not signed: the only guarantee is that the bytes
-	// are the publisher's, whoever made the torrent. Required until
-	// signed indexes exist.
+	// are the publisher's, whoever made the torrent: every result is
+	// marked UNVERIFIED. Required when Trust is nil.
 	TrustCollection bool
 	OnProgress      func(Progress)
 	// Trust, when set, is the trust file: a package is used only when
