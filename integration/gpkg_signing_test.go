@@ -55,7 +55,7 @@ src_install() {
 	}
 
 	v := openpgp.Verifier{Keyring: keyring}
-	res, err := v.VerifyGPKG(bytes.NewReader(data))
+	res, err := v.VerifyGPKG(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatalf("Portage's signed GPKG: %v", err)
 	}
@@ -65,14 +65,14 @@ src_install() {
 	t.Logf("Portage's GPKG: %d signed members, Manifest %s", len(res.Members), res.ManifestSignature)
 
 	modified := flipInMember(t, data, "image.tar")
-	if _, err := v.VerifyGPKG(bytes.NewReader(modified)); !errors.Is(err, openpgp.ErrBadSignature) {
+	if _, err := v.VerifyGPKG(bytes.NewReader(modified), int64(len(modified))); !errors.Is(err, openpgp.ErrBadSignature) {
 		t.Errorf("modified image: %v, want ErrBadSignature", err)
 	}
 	other, err := openpgp.LoadKeyring("../manifest/openpgp/testdata/gemato-valid-public-key.gpg")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (openpgp.Verifier{Keyring: other}).VerifyGPKG(bytes.NewReader(data)); !errors.Is(err, openpgp.ErrUnknownKey) {
+	if _, err := (openpgp.Verifier{Keyring: other}).VerifyGPKG(bytes.NewReader(data), int64(len(data))); !errors.Is(err, openpgp.ErrUnknownKey) {
 		t.Errorf("another keyring: %v, want ErrUnknownKey", err)
 	}
 }

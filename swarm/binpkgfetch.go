@@ -13,6 +13,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/manifest/binpkg"
+	"github.com/distswarm/distswarm/manifest/trust"
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
@@ -27,14 +28,19 @@ type BinpkgRequest struct {
 	Wants []string
 	// TrustCollection takes each torrent's own Packages.digests as the
 	// authority. It is not signed: the only guarantee is that the bytes
-	// are the publisher's, whoever made the torrent. Required until
-	// signed indexes exist.
+	// are the publisher's, whoever made the torrent: every result is
+	// marked UNVERIFIED. Required when Trust is nil.
 	TrustCollection bool
 	OnProgress      func(Progress)
 	// Match selects, among a want's candidates, those built as it asks
 	// (USE, CHOST, ...); the zero BuildWant accepts every build. When no
 	// candidate matches, the want's result has a *NoMatchError.
 	Match binpkg.BuildWant
+	// Trust, when set, is the trust file: a package is used only when
+	// enough of its keys attest its bytes for its build key (see
+	// binpkgtrust.go). Without it TrustCollection is required and every
+	// package is marked unverified.
+	Trust *trust.Policy
 }
 
 // BinpkgResult is the outcome for one wanted package.
@@ -42,6 +48,9 @@ type BinpkgResult struct {
 	Want    string
 	Package binpkg.Package // its Packages entry, nil if none was found
 	FileResult
+	// Judgement is the trust judgement of the package, nil if none was
+	// found or its entry disagrees with its digest index.
+	Judgement *BinpkgJudgement
 }
 
 // binpkgSource is one binpkg torrent's index files.
@@ -49,6 +58,8 @@ type binpkgSource struct {
 	ih       metainfo.Hash
 	packages *binpkg.Index
 	digests  *binpkg.DigestIndex
+	// attestations are the torrent's gathered attestation files.
+	attestations []collection.AttestationFile
 }
 
 // FetchBinpkgs fetches the wanted packages: each is checked against its
@@ -57,8 +68,8 @@ type binpkgSource struct {
 // and placed in STORE/binpkgs by the storage's verify-then-move. The
 // store's binpkgs/Packages is then refreshed to list what it holds.
 func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgResult, error) {
-	if !req.TrustCollection {
-		return nil, errors.New("fetch binpkgs: only the collections' own digest indexes can vouch for packages yet: pass --trust-collection")
+	if !req.TrustCollection && req.Trust == nil {
+		return nil, errors.New("fetch binpkgs: give a trust file, or pass --trust-collection to take the collections' own unsigned digest indexes")
 	}
 	srcs, err := n.binpkgSources(ctx, req.Collections)
 	if err != nil {
@@ -66,12 +77,16 @@ func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgRes
 	}
 	auth := NewAuthority()
 	for _, s := range srcs {
-		label := fmt.Sprintf("Packages.digests of collection %s (unverified: trusted on --trust-collection)", s.ih.HexString())
+		label := fmt.Sprintf("Packages.digests of collection %s (UNVERIFIED: trusted on --trust-collection)", s.ih.HexString())
+		if req.Trust != nil {
+			label = fmt.Sprintf("Packages.digests of collection %s (bytes attested per the trust file)", s.ih.HexString())
+		}
 		if err := auth.AddBinpkgDigests(s.digests, label); err != nil {
 			return nil, fmt.Errorf("fetch binpkgs: %w", err)
 		}
 	}
 	out, names := resolveWants(req.Wants, req.Match, srcs)
+	names = n.judgeBinpkgs(req, srcs, out, names)
 	fr := FetchRequest{Collections: req.Collections, Authority: auth, Names: names, OnProgress: req.OnProgress}
 	wants, pending, err := prepareFetch(ctx, n.store, fr)
 	if err != nil {
@@ -207,6 +222,8 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 			nt.t.Files()[i].Download()
 		}
 	}
+	atts := n.gatherAttestations(nt, info)
+	idx = append(idx, atts...)
 	ih := nt.ih
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -224,6 +241,9 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		}
 	}
 	s, err := n.store.readBinpkgSource(ih)
+	if err == nil {
+		s.attestations, err = n.store.readAttestations(ih, info, atts)
+	}
 	if err == nil {
 		n.binpkgIdx.put(s)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/manifest"
+	"github.com/distswarm/distswarm/manifest/attest"
 	"github.com/distswarm/distswarm/manifest/binpkg"
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/storage/layout"
@@ -81,7 +82,30 @@ func (s *Store) RememberBinpkgFiles(ih string, f collection.BinpkgFiles) error {
 			return fmt.Errorf("remember binpkg collection %s: %w", ih, err)
 		}
 	}
+	for _, a := range f.Attestations {
+		p, ok := s.BinpkgAttestationPath(ih, a.Path)
+		if !ok {
+			return fmt.Errorf("remember binpkg collection %s: bad attestation path %q", ih, a.Path)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("remember binpkg collection %s: %w", ih, err)
+		}
+		if err := layout.WriteFileAtomic(p, a.Data); err != nil {
+			return fmt.Errorf("remember binpkg collection %s: %w", ih, err)
+		}
+	}
 	return nil
+}
+
+// BinpkgAttestationPath is where the store keeps the attestation file at
+// rel (attestations/…) of binpkg torrent ih: under
+// STORE/collections/<ih>.attestations/<key>/<PKGDIR path>.attestation. ok is false for a path that is not
+// a safe attestation path.
+func (s *Store) BinpkgAttestationPath(ih, rel string) (string, bool) {
+	if !attest.IsAttestationPath(rel) || attest.CheckPath(rel) != nil {
+		return "", false
+	}
+	return filepath.Join(s.collectionsDir(), ih+"."+attest.Dir, filepath.FromSlash(strings.TrimPrefix(rel, attest.Dir+"/"))), true
 }
 
 // binpkgFinalPath places a file of a binpkg torrent: index files beside
@@ -91,6 +115,9 @@ func (p storePlacement) binpkgFinalPath(f storage.FileRef) (string, bool) {
 	ih := f.InfoHash.HexString()
 	if collection.IsBinpkgIndexFile(f.Path) {
 		return p.st.BinpkgIndexPath(ih, f.Path == binpkg.DigestIndexName), true
+	}
+	if attest.IsAttestationPath(f.Path) {
+		return p.st.BinpkgAttestationPath(ih, f.Path)
 	}
 	bp, err := binpkg.ParsePath(f.Path)
 	if err != nil {

@@ -19,9 +19,11 @@ import (
 // The gateway's binhost: /binpkgs/Packages is the merged index of the
 // binpkg collections the store knows, /binpkgs/<PKGDIR path> their
 // packages, from STORE/binpkgs or else fetched from the swarm, verified
-// against the collection's Packages.digests before a byte is served. As
-// for distfiles, the daemon trusts the collections its store was given:
-// their digest indexes are unsigned.
+// against the collection's Packages.digests before a byte is served. With
+// a trust file (GatewaySource.Trust) only the packages it accepts are
+// listed and served (binpkgtrust.go); without one the daemon trusts the
+// collections its store was given, whose digest indexes are unsigned, and
+// says UNVERIFIED.
 
 // binpkgIndexTimeout bounds fetching a known collection's index files for
 // the gateway.
@@ -40,6 +42,7 @@ func (g GatewaySource) BinpkgIndex(ctx context.Context) ([]byte, time.Time, erro
 	header := map[string]string{}
 	var newest int64
 	var idxs []*binpkg.Index
+	judge := g.judgeFor(srcs)
 	for i, s := range srcs {
 		if i == 0 {
 			header = maps.Clone(s.packages.Header)
@@ -47,7 +50,7 @@ func (g GatewaySource) BinpkgIndex(ctx context.Context) ([]byte, time.Time, erro
 		if t, err := strconv.ParseInt(s.packages.Header[binpkg.KeyTimestamp], 10, 64); err == nil && t > newest {
 			newest = t
 		}
-		idxs = append(idxs, &binpkg.Index{Packages: consistentPackages(s)})
+		idxs = append(idxs, &binpkg.Index{Packages: judge.listable(g.Node, s, consistentPackages(s))})
 	}
 	delete(header, "URI")
 	header[binpkg.KeyTimestamp] = strconv.FormatInt(newest, 10)
@@ -88,6 +91,7 @@ func (g GatewaySource) Binpkg(ctx context.Context, rel string) (string, error) {
 	auth := NewAuthority()
 	var colls []*collection.Collection
 	var pkg binpkg.Package
+	var pkgSrc binpkgSource
 	for _, s := range srcs {
 		de, ok := s.digests.Lookup(bp)
 		if !ok {
@@ -98,7 +102,7 @@ func (g GatewaySource) Binpkg(ctx context.Context, rel string) (string, error) {
 		}
 		for _, p := range consistentPackages(s) {
 			if p[binpkg.KeyPath] == bp.String() {
-				pkg = p
+				pkg, pkgSrc = p, s
 			}
 		}
 		if nt := g.Node.reg.get(s.ih); nt != nil {
@@ -107,6 +111,9 @@ func (g GatewaySource) Binpkg(ctx context.Context, rel string) (string, error) {
 	}
 	if pkg == nil || len(colls) == 0 {
 		return "", fmt.Errorf("%s: no known binpkg collection lists it: %w", rel, fs.ErrNotExist)
+	}
+	if err := g.judgeFor(srcs).servable(g.Node, pkg, pkgSrc); err != nil {
+		return "", err
 	}
 	res, _, err := g.Node.obtains.do(ctx, bp.String(), func() (ObtainResult, error) {
 		return g.Node.obtainBinpkg(ctx, bp, auth, colls, g.SwarmTimeout)

@@ -1,6 +1,8 @@
 package swarm
 
 import (
+	"github.com/distswarm/distswarm/manifest/trust"
+
 	"context"
 	"fmt"
 	"io/fs"
@@ -16,6 +18,11 @@ type GatewaySource struct {
 	Node         *Node
 	Upstreams    []string // mirror base URLs, e.g. https://distfiles.gentoo.org
 	SwarmTimeout time.Duration
+	// Trust, when set, is the trust file the binhost applies: it lists and
+	// serves only the packages it accepts. Without it the binhost serves
+	// what the collections' own unsigned digest indexes vouch for, and
+	// says UNVERIFIED in its log and status.
+	Trust *trust.Policy
 }
 
 // DistfilesDir is STORE/distfiles.

@@ -70,6 +70,8 @@ type Node struct {
 	// binpkgIdx caches the parsed index files of binpkg torrents (a
 	// torrent's never change: its infohash covers them).
 	binpkgIdx binpkgSourceCache
+	// judged keeps the latest trust judgement of each binary package.
+	judged judgementLog
 
 	stallReport time.Duration
 	onCheck     func(checked, pieces int)

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sync"
 
+	"github.com/distswarm/distswarm/manifest/attest"
 	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
@@ -83,8 +84,8 @@ func (v *nodeVerifier) Verify(ctx context.Context, f storage.FileRef, staged str
 		return nil
 	}
 	if v.binpkg.has(f.InfoHash) {
-		if collection.IsBinpkgIndexFile(f.Path) {
-			return nil // as the collection Manifest
+		if collection.IsBinpkgIndexFile(f.Path) || attest.IsAttestationPath(f.Path) {
+			return nil // as the collection Manifest; attestations are signed
 		}
 		return v.verifyName(ctx, f.Path, staged)
 	}

@@ -20,10 +20,11 @@ const (
 	OutcomeTimedOut                        // the deadline passed first
 	OutcomeInterrupted                     // the caller cancelled
 	OutcomeFailed                          // any other error (I/O, HTTP status, …)
+	OutcomeUntrusted                       // a binpkg too few trusted keys attest (trust file)
 )
 
 var outcomeNames = [...]string{"placed", "present", "not-in-collections", "no-authority",
-	"rejected", "unverified", "timed-out", "interrupted", "failed"}
+	"rejected", "unverified", "timed-out", "interrupted", "failed", "untrusted"}
 
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
@@ -75,6 +76,9 @@ type NodeStatus struct {
 	DownloadRate float64       `json:"download_rate"`
 	Recent       []FetchRecord `json:"recent"`     // newest first, bounded
 	Quarantine   []Quarantined `json:"quarantine"` // bounded
+	// Binpkgs is the latest trust judgement of each binary package the
+	// node fetched or was asked for, newest first, bounded.
+	Binpkgs []BinpkgJudgement `json:"binpkgs"`
 }
 
 // ByteCounters splits where bytes came from and went.

@@ -39,7 +39,6 @@ func binpkgMatchFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "match", Usage: "KEY=VALUE the build must have, KEY one of " + strings.Join(binpkg.MatchFields(), ", ") + " (repeatable)"},
 		&cli.BoolFlag{Name: "match-make-conf", Usage: "require builds that agree with --make-conf: its USE and USE_EXPAND variables, CHOST (CFLAGS, CXXFLAGS, LDFLAGS are not in Packages: reported as unchecked)"},
 		&cli.StringFlag{Name: "make-conf", Usage: "the make.conf file or directory --match-make-conf reads", Value: defaultMakeConf},
-		&cli.BoolFlag{Name: "json", Usage: "print the results as one JSON array (want, name, outcome, path, error, candidates) instead of paths"},
 	}
 }
 
@@ -76,23 +75,11 @@ func buildWantFromFlags(c *cli.Context) (binpkg.BuildWant, error) {
 	return w, nil
 }
 
-// binpkgControlResult is a result in the control API's form, which --json prints.
-func binpkgControlResult(r swarm.BinpkgResult) control.BinpkgResult {
-	out := control.BinpkgResult{Want: r.Want, Name: r.Name, Package: r.Package, Outcome: r.Outcome, Path: r.Path}
-	if r.Err != nil {
-		out.Error = r.Err.Error()
-	}
-	if nm, ok := errors.AsType[*swarm.NoMatchError](r.Err); ok {
-		out.Candidates = nm.Candidates
-	}
-	return out
-}
-
 // binpkgResultFromDaemon turns the daemon's answer back into a result,
 // with a NoMatchError again when it lists candidates.
 func binpkgResultFromDaemon(r control.BinpkgResult, match binpkg.BuildWant) swarm.BinpkgResult {
 	out := swarm.BinpkgResult{Want: r.Want, Package: r.Package,
-		FileResult: swarm.FileResult{Name: r.Name, Outcome: r.Outcome, Path: r.Path}}
+		FileResult: swarm.FileResult{Name: r.Name, Outcome: r.Outcome, Path: r.Path}, Judgement: r.Judgement}
 	switch {
 	case len(r.Candidates) > 0:
 		out.Err = &swarm.NoMatchError{Want: r.Want, Match: match.String(), Candidates: r.Candidates}

@@ -33,8 +33,12 @@ Attestations are written to DIR/attestations/<key>/<path>.attestation (or under
 --out), so a collection made of the PKGDIR carries them. Signing again replaces
 your earlier attestation of the same path.
 
-Not yet: the build key is not read from the package; give --build-key (the
-same string for every package of this run) or leave it empty.
+The build key of each package is derived from its Packages entry (the
+PKGDIR's Packages when it lists the file, else the entry Portage would write
+from the package's metadata): the digest of its CPV, USE, CHOST and the
+index's ARCH and PROFILE (binpkg.BuildKey), the key a node derives from a
+collection made of the same PKGDIR. --build-key forces one string for every
+package of the run instead.
 
 Example:
    distswarm attest --key builder --pkgdir /var/cache/binpkgs --built`,
@@ -44,7 +48,7 @@ Example:
 			&cli.StringFlag{Name: "pkgdir", Usage: "PKGDIR to attest", Required: true},
 			&cli.BoolFlag{Name: "built", Usage: "you built these packages (default)"},
 			&cli.BoolFlag{Name: "checked", Usage: "you only checked these packages (e.g. rebuilt them and compared)"},
-			&cli.StringFlag{Name: "build-key", Usage: "build-configuration key to put in every statement"},
+			&cli.StringFlag{Name: "build-key", Usage: "build-configuration key to put in every statement", DefaultText: "derived from each package's Packages entry"},
 			&cli.StringFlag{Name: "out", Usage: "directory to write attestations/ into", DefaultText: "the PKGDIR"},
 		},
 		Action: runAttest,
@@ -82,7 +86,11 @@ func runAttest(c *cli.Context) error {
 	if len(paths) == 0 {
 		return failedErr("attest: no binary package (%s) under %s", strings.Join(binpkgSuffixes, ", "), pkgdir)
 	}
-	a := attester{signer: signer, kind: kind, buildKey: c.String("build-key"), pkgdir: pkgdir, out: out, now: time.Now().UTC().Truncate(time.Second)}
+	px, err := readPkgdirIndex(pkgdir)
+	if err != nil {
+		return failedErr("attest: %v", err)
+	}
+	a := attester{signer: signer, kind: kind, buildKey: c.String("build-key"), forceKey: c.IsSet("build-key"), pkgdir: px, out: out, now: time.Now().UTC().Truncate(time.Second)}
 	for _, p := range paths {
 		dest, err := a.attestOne(c.Context, p)
 		if err != nil {
@@ -133,18 +141,25 @@ type attester struct {
 	signer   ssh.Signer
 	kind     attest.Kind
 	buildKey string
-	pkgdir   string
+	forceKey bool // buildKey for every package, else each one's own
+	pkgdir   pkgdirIndex
 	out      string
 	now      time.Time
 }
 
 // attestOne hashes, signs and writes one attestation; it returns where.
 func (a attester) attestOne(ctx context.Context, rel string) (string, error) {
-	digests, size, err := manifest.SumFile(ctx, filepath.Join(a.pkgdir, filepath.FromSlash(rel)), manifest.StrongHashes)
+	size, digests, err := a.pkgdir.digest(ctx, rel)
 	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", rel, err)
+		return "", err
 	}
-	file, err := attest.Sign(attest.Statement{Kind: a.kind, Path: rel, BuildKey: a.buildKey, Size: size,
+	key := a.buildKey
+	if !a.forceKey {
+		if key, err = a.pkgdir.buildKey(ctx, rel, size, digests); err != nil {
+			return "", err
+		}
+	}
+	file, err := attest.Sign(attest.Statement{Kind: a.kind, Path: rel, BuildKey: key, Size: size,
 		BLAKE2B: digests[manifest.BLAKE2B], SHA512: digests[manifest.SHA512], Time: a.now}, a.signer)
 	if err != nil {
 		return "", err

@@ -35,6 +35,11 @@ from it get the entry Portage would write. The same PKGDIR gives the same
 infohash on any machine. Large PKGDIRs are sharded like distfile
 collections (then --out is a collection index).
 
+Attestations ('distswarm attest') found in PKGDIR/attestations/ (or in
+--attestations DIR/attestations/) travel in the collection, each in the
+torrent of its package, after the packages: clients with a trust file count
+them. Each must verify and sit where 'distswarm attest' put it.
+
 The collection is written to --out when given, remembered in the store, its
 magnet links printed, and it is seeded in place: packages are read from
 --pkgdir, never copied. With a daemon on the store, the daemon seeds it.
@@ -51,6 +56,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "tracker", Usage: "announce URL for the collection (repeatable)"},
 			&cli.StringSliceFlag{Name: "webseed", Usage: "webseed for the collection: a binhost URL (repeatable)"},
 			&cli.BoolFlag{Name: "no-seed", Usage: "create and remember the collection, do not seed it"},
+			&cli.StringFlag{Name: "attestations", Usage: "directory holding the attestations/ tree to carry (what 'distswarm attest --out' wrote)", DefaultText: "the PKGDIR"},
 		),
 		Action: runBinpkgPublish,
 	}
@@ -74,6 +80,7 @@ func runBinpkgPublish(c *cli.Context) error {
 	started := time.Now()
 	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{
 		From: pkgdir, Name: c.String("name"), Trackers: c.StringSlice("tracker"), Webseeds: c.StringSlice("webseed"),
+		Attestations: c.String("attestations"),
 	})
 	if err != nil {
 		return failedErr("binpkg publish: %v", err)

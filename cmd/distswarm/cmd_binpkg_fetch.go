@@ -30,6 +30,11 @@ A PATH (acct-user/portage/portage-0-r3-1.gpkg.tar) names one package. A CPV
 (acct-user/portage-0-r3) names the build with the highest BUILD_ID among
 the collections' packages of that CPV.
 
+Each package must be listed in its torrent's Packages.digests, whose entry
+must agree with Packages (Portage's SIZE, MD5, SHA1); the downloaded file is
+verified against all four hashes and its size before it is moved into
+place, else quarantined.
+
 Build configuration: --match-use "ssl -gtk", --match KEY=VALUE (CHOST,
 CFLAGS, CXXFLAGS, LDFLAGS, ARCH, PROFILE, USE) and --match-make-conf (USE,
 USE_EXPAND variables such as PYTHON_TARGETS, and CHOST of --make-conf,
@@ -41,22 +46,30 @@ reported as not checked. When no build matches, the package fails and every
 candidate is listed with its BUILD_ID and how it differs, e.g.
 "USE: +ssl wanted, -ssl built" (--json: "candidates").
 
-Each package must be listed in its torrent's Packages.digests, whose entry
-must agree with Packages (Portage's SIZE, MD5, SHA1); the downloaded file is
-verified against all four hashes and its size before it is moved into
-place, else quarantined. The digest index comes from the collection itself
-and is NOT signed: --trust-collection is required and the output says so.
+Who vouches for those digests:
+ - --trust-file F (or trust-file in the config): at least k of the keys of F
+   (threshold k, or --threshold) must attest the package's exact bytes for
+   the build key of its Packages entry. Attestations come from the
+   attestations/ tree of every binpkg collection given or known. Each package
+   reports "k of M agree, j disagree, r missing"; a trusted key that attests
+   other bytes is a loud warning naming it. A package short of k is not
+   fetched (outcome untrusted).
+ - --trust-collection: the collection's own digest index, which is NOT
+   signed: every package is reported UNVERIFIED.
 
 Exit status: 0 when every package is placed, 1 otherwise, 2 on usage errors.
 
-Example:
+Examples:
+   distswarm binpkg fetch --trust-file /etc/distswarm/trust.toml acct-group/portage-0-r3
    distswarm binpkg fetch --torrent binpkgs.torrent --peer 10.0.0.5:6881 --trust-collection acct-group/portage-0-r3
-   distswarm binpkg fetch --trust-collection --match-make-conf --match-use -systemd net-misc/curl-8.11.1`,
+   distswarm binpkg fetch --trust-file /etc/distswarm/trust.toml --match-make-conf --match-use -systemd net-misc/curl-8.11.1`,
 		Flags: append(append(networkFlags(),
 			&cli.StringSliceFlag{Name: "torrent", Usage: "binpkg collection .torrent or collection index (repeatable); default: those the store knows"},
-			&cli.BoolFlag{Name: "trust-collection", Usage: "accept the collection's own, unsigned Packages.digests as the authority (required for now)"},
+			&cli.BoolFlag{Name: "trust-collection", Usage: "accept the collection's own, UNVERIFIED (unsigned) Packages.digests as the authority instead of a trust file"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 30 * time.Minute},
-		), binpkgMatchFlags()...),
+			&cli.BoolFlag{Name: "json", Usage: "print the results, with their trust judgements and, when no build matches, the candidates, as one JSON array"},
+		),
+			append(trustFlags(), binpkgMatchFlags()...)...),
 		Action: runBinpkgFetch,
 	}
 }
@@ -67,8 +80,19 @@ func runBinpkgFetch(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usageErr("binpkg fetch: name the packages (CPV or PKGDIR path)")
 	}
-	if !c.Bool("trust-collection") {
-		return usageErr("binpkg fetch: only the collection's own Packages.digests can vouch for packages yet: pass --trust-collection")
+	policy, policyText, err := trustPolicy(c, "binpkg fetch")
+	if err != nil {
+		return err
+	}
+	switch {
+	case policy == nil && !c.Bool("trust-collection"):
+		return usageErr("binpkg fetch: give --trust-file (keys whose attestations vouch for packages), or --trust-collection to take the collection's own UNVERIFIED digest index")
+	case policy != nil && c.Bool("trust-collection"):
+		return usageErr("binpkg fetch: give --trust-file or --trust-collection, not both")
+	case policy != nil:
+		fmt.Fprintf(c.App.ErrWriter, "%s\n", describePolicy(policy))
+	default:
+		fmt.Fprintf(c.App.ErrWriter, "WARNING: --trust-collection: packages are checked only against the collection's own UNVERIFIED (unsigned) digest index\n")
 	}
 	store, err := openStoreFlag(c)
 	if err != nil {
@@ -89,8 +113,8 @@ func runBinpkgFetch(c *cli.Context) error {
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
-	req := swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: true, Match: match}
-	res, err := fetchBinpkgs(tctx, c, store, req)
+	req := swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: policy == nil, Trust: policy, Match: match}
+	res, err := fetchBinpkgs(tctx, c, store, req, policyText)
 	if err != nil {
 		return failedErr("binpkg fetch: %v", err)
 	}
@@ -99,11 +123,11 @@ func runBinpkgFetch(c *cli.Context) error {
 
 // fetchBinpkgs hands the request to the store's daemon when one runs, else
 // runs it on a node of its own.
-func fetchBinpkgs(ctx context.Context, c *cli.Context, store *swarm.Store, req swarm.BinpkgRequest) ([]swarm.BinpkgResult, error) {
+func fetchBinpkgs(ctx context.Context, c *cli.Context, store *swarm.Store, req swarm.BinpkgRequest, policyText string) ([]swarm.BinpkgResult, error) {
 	cl, err := control.Dial(ctx, store.ControlSocket())
 	if err == nil {
 		fmt.Fprintf(c.App.ErrWriter, "fetching through the distswarm daemon on %s\n", store.Root)
-		return fetchBinpkgsViaDaemon(ctx, cl, req)
+		return fetchBinpkgsViaDaemon(ctx, cl, req, policyText)
 	}
 	if !errors.Is(err, control.ErrNoDaemon) {
 		return nil, err
@@ -114,12 +138,18 @@ func fetchBinpkgs(ctx context.Context, c *cli.Context, store *swarm.Store, req s
 	})
 }
 
-func fetchBinpkgsViaDaemon(ctx context.Context, cl *control.Client, req swarm.BinpkgRequest) ([]swarm.BinpkgResult, error) {
+// fetchBinpkgsViaDaemon sends the request with the trust file's text (and
+// the threshold in force) for the daemon to judge with.
+func fetchBinpkgsViaDaemon(ctx context.Context, cl *control.Client, req swarm.BinpkgRequest, policyText string) ([]swarm.BinpkgResult, error) {
 	ts, err := control.TorrentsOf(req.Collections)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := cl.FetchBinpkgs(ctx, control.BinpkgFetchRequest{Torrents: ts, Wants: req.Wants, TrustCollection: req.TrustCollection, Match: req.Match})
+	creq := control.BinpkgFetchRequest{Torrents: ts, Wants: req.Wants, TrustCollection: req.TrustCollection, TrustFile: policyText, Match: req.Match}
+	if req.Trust != nil {
+		creq.Threshold = req.Trust.Threshold
+	}
+	resp, err := cl.FetchBinpkgs(ctx, creq)
 	if err != nil {
 		return nil, err
 	}
@@ -149,33 +179,79 @@ func knownBinpkgCollections(store *swarm.Store) ([]*collection.Collection, error
 }
 
 func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
-	if c.Bool("json") {
-		out := make([]control.BinpkgResult, len(res))
-		for i, r := range res {
-			out[i] = binpkgControlResult(r)
-		}
-		if err := writeJSON(c.App.Writer, out); err != nil {
-			return err
-		}
-	}
 	failed := 0
 	for _, r := range res {
+		warnDisagreement(c, r.Judgement)
 		if !r.Outcome.OK() {
 			failed++
-			fmt.Fprintf(c.App.ErrWriter, "FAILED %s [%s] %v\n", r.Want, r.Outcome, r.Err)
-			continue
 		}
-		if !c.Bool("json") {
-			fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+	}
+	if c.Bool("json") {
+		if err := writeJSON(c.App.Writer, binpkgJSON(res)); err != nil {
+			return err
 		}
-		fmt.Fprintf(c.App.ErrWriter, "%s: %s %s, %s, matches Portage's SIZE/MD5/SHA1 and the collection's UNVERIFIED (unsigned) Packages.digests\n",
-			r.Want, r.Outcome, r.Name, humanize.IBytes(uint64(sizeOf(r.Package))))
+	} else {
+		for _, r := range res {
+			printBinpkgResult(c, r)
+		}
 	}
 	fmt.Fprintf(c.App.ErrWriter, "%d placed, %d failed\n", len(res)-failed, failed)
 	if failed > 0 {
 		return silentFailure(exitFailed)
 	}
 	return nil
+}
+
+// printBinpkgResult prints a placed package's path on stdout and, on
+// stderr, what vouched for it: the trust counts, or UNVERIFIED.
+func printBinpkgResult(c *cli.Context, r swarm.BinpkgResult) {
+	trustNote := ""
+	if r.Judgement != nil {
+		trustNote = "; trust: " + r.Judgement.Summary
+	}
+	if !r.Outcome.OK() {
+		fmt.Fprintf(c.App.ErrWriter, "FAILED %s [%s] %v\n", r.Want, r.Outcome, r.Err)
+		return
+	}
+	fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+	fmt.Fprintf(c.App.ErrWriter, "%s: %s %s, %s, matches Portage's SIZE/MD5/SHA1 and Packages.digests%s\n",
+		r.Want, r.Outcome, r.Name, humanize.IBytes(uint64(sizeOf(r.Package))), trustNote)
+}
+
+// warnDisagreement is the loud warning for trusted keys that attest other
+// bytes than the package's (the node logs it too, with slog).
+func warnDisagreement(c *cli.Context, j *swarm.BinpkgJudgement) {
+	if j == nil || j.Verdict == nil || len(j.Verdict.Disagree) == 0 {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "WARNING: %s: trusted keys DISAGREE about its bytes: %s (%s)\n",
+		j.Path, swarm.DisagreeingKeys(j.Verdict), j.Summary)
+}
+
+// binpkgResultJSON is one result of `binpkg fetch --json`.
+type binpkgResultJSON struct {
+	Want      string                 `json:"want"`
+	Name      string                 `json:"name"`
+	Outcome   swarm.Outcome          `json:"outcome"`
+	Path      string                 `json:"path,omitempty"`
+	Error     string                 `json:"error,omitempty"`
+	Judgement *swarm.BinpkgJudgement `json:"judgement,omitempty"`
+	// Candidates are the builds there were when none matched.
+	Candidates []swarm.BinpkgCandidate `json:"candidates,omitempty"`
+}
+
+func binpkgJSON(res []swarm.BinpkgResult) []binpkgResultJSON {
+	out := make([]binpkgResultJSON, len(res))
+	for i, r := range res {
+		out[i] = binpkgResultJSON{Want: r.Want, Name: r.Name, Outcome: r.Outcome, Path: r.Path, Judgement: r.Judgement}
+		if r.Err != nil {
+			out[i].Error = r.Err.Error()
+		}
+		if nm, ok := errors.AsType[*swarm.NoMatchError](r.Err); ok {
+			out[i].Candidates = nm.Candidates
+		}
+	}
+	return out
 }
 
 func sizeOf(p binpkg.Package) int64 {

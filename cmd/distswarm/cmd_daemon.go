@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/distswarm/distswarm/manifest/trust"
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/control"
 	"github.com/distswarm/distswarm/swarm/gateway"
@@ -38,6 +39,7 @@ func daemonCommand() *cli.Command {
 		&cli.BoolFlag{Name: "lsd", Usage: "LAN discovery (BEP 14): announce the store's collections on the LAN and use the peers heard there, also with --offline (--lsd=false turns it off)", Value: true},
 		&cli.StringSliceFlag{Name: "lsd-interface", Usage: "network interface for LAN discovery (repeatable; default every multicast interface that is up, or the one holding --listen's address)"},
 	)
+	flags = append(flags, trustFlags()...)
 	for _, f := range flags {
 		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "listen" {
 			sf.Value = ":6881"
@@ -59,7 +61,13 @@ func daemonCommand() *cli.Command {
    A miss is fetched from the swarm, then from --upstream, and verified
    against --repo/--manifest and the store's collection Manifests before a
    byte is served; the status page is at /, JSON at /api/v1/status,
-   Prometheus metrics at /metrics.
+   Prometheus metrics at /metrics;
+ - serves a binhost at /binpkgs (binrepos.conf sync-uri) from the binpkg
+   collections it knows. With --trust-file it lists and serves only the
+   packages at least k trusted keys attest (others: 403 with the counts),
+   and the status page and /api/v1/binpkgs show "k of M agree, j disagree,
+   r missing" per package; without one, packages are vouched for by the
+   collections' own unsigned digest indexes and shown as UNVERIFIED.
 
 When ready it prints one line on standard output:
    ready gateway=http://ADDR bt-port=PORT control=SOCKET
@@ -80,10 +88,16 @@ type daemonConfig struct {
 	upstreams    []string
 	socketGroup  int
 	swarmTimeout time.Duration
+	trust        *trust.Policy // nil: the binhost is UNVERIFIED
 }
 
 func daemonConfigOf(c *cli.Context) (daemonConfig, error) {
 	d := daemonConfig{gateway: c.String("gateway"), upstreams: c.StringSlice("upstream"), swarmTimeout: c.Duration("swarm-timeout"), socketGroup: -1}
+	policy, _, err := trustPolicy(c, "daemon")
+	if err != nil {
+		return d, err
+	}
+	d.trust = policy
 	if len(d.upstreams) == 0 && !c.Bool("offline") {
 		d.upstreams = []string{defaultUpstream}
 	}
@@ -209,7 +223,12 @@ func startGateway(cfg daemonConfig, node *swarm.Node, log *slog.Logger) (*gatewa
 	if err != nil {
 		return nil, "", fmt.Errorf("gateway: %w", err)
 	}
-	src := swarm.GatewaySource{Node: node, Upstreams: cfg.upstreams, SwarmTimeout: cfg.swarmTimeout}
+	src := swarm.GatewaySource{Node: node, Upstreams: cfg.upstreams, SwarmTimeout: cfg.swarmTimeout, Trust: cfg.trust}
+	if cfg.trust == nil {
+		log.Warn("gateway: no --trust-file: the /binpkgs binhost serves what the collections' own unsigned digest indexes vouch for (UNVERIFIED)")
+	} else {
+		log.Info("gateway: the /binpkgs binhost applies the trust file", "keys", len(cfg.trust.Keys), "threshold", cfg.trust.Threshold)
+	}
 	srv := &http.Server{
 		Handler:           gateway.New(src, gateway.Options{Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,

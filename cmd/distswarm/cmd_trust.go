@@ -31,8 +31,9 @@ A trusted key that attested nothing is missing, never agreement. Keys not in
 the trust file count for nothing. A key attesting other bytes is named in a
 warning. Exit status 1 when a package is not accepted or a key disagrees.
 
-Not yet: the build key is not read from the packages; --build-key is compared
-with every attestation (the binary-package formats will supply it).
+The build key of each package is derived from its Packages entry as
+'distswarm attest' derives it (binpkg.BuildKey); --build-key forces one
+string for every package instead.
 
 The trust file is TOML (docs/attestations.md):
    threshold = 2
@@ -43,7 +44,7 @@ The trust file is TOML (docs/attestations.md):
 			&cli.StringFlag{Name: "trust-file", Usage: "trust file: trusted keys and threshold", Required: true},
 			&cli.StringFlag{Name: "pkgdir", Usage: "PKGDIR holding the packages and attestations/", Required: true},
 			&cli.IntFlag{Name: "threshold", Usage: "k: trusted keys that must agree (overrides the trust file's)"},
-			&cli.StringFlag{Name: "build-key", Usage: "build-configuration key the packages must be attested for"},
+			&cli.StringFlag{Name: "build-key", Usage: "build-configuration key the packages must be attested for", DefaultText: "derived from each package's Packages entry"},
 			&cli.BoolFlag{Name: "json", Usage: "one JSON array of verdicts"},
 		},
 		Action: runTrust,
@@ -72,14 +73,24 @@ func runTrust(c *cli.Context) error {
 	if err != nil {
 		return usageErr("trust: %v", err)
 	}
+	px, err := readPkgdirIndex(pkgdir)
+	if err != nil {
+		return failedErr("trust: %v", err)
+	}
 	verdicts := make([]trust.Verdict, 0, len(paths))
 	now := time.Now()
 	for _, p := range paths {
-		digests, size, err := manifest.SumFile(c.Context, filepath.Join(pkgdir, filepath.FromSlash(p)), manifest.StrongHashes)
+		size, digests, err := px.digest(c.Context, p)
 		if err != nil {
-			return failedErr("trust: hash %s: %v", p, err)
+			return failedErr("trust: %v", err)
 		}
-		subject := trust.Subject{Path: p, BuildKey: c.String("build-key"), Size: size,
+		key := c.String("build-key")
+		if !c.IsSet("build-key") {
+			if key, err = px.buildKey(c.Context, p, size, digests); err != nil {
+				return failedErr("trust: %v", err)
+			}
+		}
+		subject := trust.Subject{Path: p, BuildKey: key, Size: size,
 			BLAKE2B: digests[manifest.BLAKE2B], SHA512: digests[manifest.SHA512]}
 		verdicts = append(verdicts, pool.Evaluate(policy, subject, now))
 	}

@@ -155,8 +155,9 @@ func TestTrustReportsBadAttestations(t *testing.T) {
 	pkgdir := t.TempDir()
 	write(t, filepath.Join(pkgdir, "a/b/b-1.gpkg.tar"), []byte("b"))
 	alice, bob := newBuilder(t, "alice"), newBuilder(t, "bob")
-	alice.attest(t, pkgdir, pkgdir)
-	bob.attest(t, pkgdir, pkgdir)
+	// Not a real package: no Packages entry to derive a build key from.
+	alice.attest(t, pkgdir, pkgdir, "--build-key", "cfg")
+	bob.attest(t, pkgdir, pkgdir, "--build-key", "cfg")
 	files, _ := filepath.Glob(filepath.Join(pkgdir, "attestations", "*", "a", "b", "b-1.gpkg.tar.attestation"))
 	if len(files) != 2 {
 		t.Fatalf("attestation files: %v", files)
@@ -173,14 +174,14 @@ func TestTrustReportsBadAttestations(t *testing.T) {
 		t.Fatal("bob's attestation not found")
 	}
 	write(t, filepath.Join(pkgdir, "attestations", "junk.attestation"), []byte("junk"))
-	r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "2", alice, bob), "--pkgdir", pkgdir)
+	r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "2", alice, bob), "--pkgdir", pkgdir, "--build-key", "cfg")
 	if r.code != exitFailed || !strings.Contains(r.stdout, "1 of 2 agree, 0 disagree, 1 missing (threshold 2): NOT accepted") {
 		t.Errorf("tampered attestation: %+v", r)
 	}
 	if !strings.Contains(r.stderr, "bad attestation") || !strings.Contains(r.stderr, "junk.attestation") {
 		t.Errorf("bad attestations not reported: %s", r.stderr)
 	}
-	if r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "3", alice, bob), "--pkgdir", pkgdir); r.code != exitUsage {
+	if r := runCLI(t, "", "trust", "--trust-file", trustFile(t, "3", alice, bob), "--pkgdir", pkgdir, "--build-key", "cfg"); r.code != exitUsage {
 		t.Errorf("threshold above M: %+v", r)
 	}
 	if r := runCLI(t, "", "attest", "--keys-dir", alice.keys, "--key", "alice", "--pkgdir", pkgdir, "--built", "--checked"); r.code != exitUsage {
@@ -191,13 +192,43 @@ func TestTrustReportsBadAttestations(t *testing.T) {
 	}
 }
 
+// TestAttestDerivesBuildKey: with no --build-key, attest and trust derive
+// each package's build key from its Packages entry (here from the real
+// XPAK's metadata): they agree with each other, and an attestation judged
+// against another build key counts as missing.
+func TestAttestDerivesBuildKey(t *testing.T) {
+	pkgdir := t.TempDir()
+	xpak, err := os.ReadFile("../../manifest/binpkg/testdata/257-binpkgs__acct-group__adm__adm-0-r2-1.xpak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(pkgdir, "acct-group/adm/adm-0-r2-1.xpak"), xpak)
+	alice := newBuilder(t, "alice")
+	alice.attest(t, pkgdir, pkgdir)
+	files, _ := filepath.Glob(filepath.Join(pkgdir, "attestations", "*", "acct-group", "adm", "adm-0-r2-1.xpak.attestation"))
+	if len(files) != 1 {
+		t.Fatalf("attestation files: %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(data), "\nbuild-key=sha256:") {
+		t.Fatalf("no derived build key:\n%s", data)
+	}
+	tf := trustFile(t, "1", alice)
+	if r := runCLI(t, "", "trust", "--trust-file", tf, "--pkgdir", pkgdir); r.code != 0 || !strings.Contains(r.stdout, "1 of 1 agree, 0 disagree, 0 missing") {
+		t.Errorf("derived build key: %+v", r)
+	}
+	if r := runCLI(t, "", "trust", "--trust-file", tf, "--pkgdir", pkgdir, "--build-key", "other"); r.code != exitFailed || !strings.Contains(r.stdout, "0 of 1 agree, 0 disagree, 1 missing") {
+		t.Errorf("other build key: %+v", r)
+	}
+}
+
 // bobDir is the attestations directory name of bob's key: the hex
 // SHA-256 of the key, found as the directory his attest run created.
 func bobDir(t *testing.T, bob builder) string {
 	t.Helper()
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "x/y/y-1.xpak"), []byte("y"))
-	bob.attest(t, dir, dir)
+	bob.attest(t, dir, dir, "--build-key", "cfg")
 	entries, err := os.ReadDir(filepath.Join(dir, "attestations"))
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("bob's attestations dir: %v %v", entries, err)

@@ -43,7 +43,7 @@ func FuzzVerifyGPKG(f *testing.F) {
 	f.Add(data)
 	v := Verifier{Keyring: kr, Now: fixedNow}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := v.VerifyGPKG(bytes.NewReader(data))
+		res, err := v.VerifyGPKG(bytes.NewReader(data), int64(len(data)))
 		if err == nil && res.ManifestSignature.Fingerprint != gematoFingerprint {
 			t.Fatalf("accepted a GPKG signed by %q", res.ManifestSignature.Fingerprint)
 		}

@@ -1,23 +1,16 @@
 package openpgp
 
 import (
-	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/distswarm/distswarm/manifest"
-)
-
-// Bounds of a GPKG's signature check.
-const (
-	// MaxGPKGMembers bounds the members of one GPKG (GLEP 78 has five
-	// kinds, each with an optional .sig).
-	MaxGPKGMembers = 64
-	// MaxGPKGManifestSize bounds the inner Manifest.
-	MaxGPKGManifestSize = 1 << 20
+	"github.com/distswarm/distswarm/manifest/binpkg"
 )
 
 // GPKGSignatures is the result of a good GPKG signature check.
@@ -32,150 +25,90 @@ type GPKGSignatures struct {
 	Members map[string]Signature
 }
 
-// VerifyGPKG checks the OpenPGP signatures of a GLEP 78 binary package
-// as Portage does with binrepos.conf verify-signature: the inner Manifest
-// must be clear-signed, and every metadata.tar.* and image.tar.* member
-// must have a detached signature (member.sig) that verifies over it. Any
-// missing signature is ErrUnsigned. It reads r twice: once for the small
-// members (signatures and Manifest), once streaming the large ones.
-// Checking the members against the Manifest's DATA entries is left to the
-// caller (the binpkg reader).
-func (v Verifier) VerifyGPKG(r io.ReadSeeker) (*GPKGSignatures, error) {
+// VerifyGPKG checks the OpenPGP signatures of a GLEP 78 binary package of
+// the given size as Portage does with binrepos.conf verify-signature: the
+// container must pass binpkg.OpenGPKG's structure rules (else
+// ErrMalformed), the inner Manifest must be clear-signed, and every
+// metadata.tar.* and image.tar.* member must have a detached signature
+// (member.sig) that verifies over it. Any missing signature is
+// ErrUnsigned. Checking the members against the Manifest's DATA entries is
+// left to the caller (binpkg.GPKG.Verify).
+func (v Verifier) VerifyGPKG(r io.ReaderAt, size int64) (*GPKGSignatures, error) {
 	if v.Keyring == nil {
 		return nil, errors.New("verify GPKG: no keyring")
 	}
-	idx, err := indexGPKG(r)
+	g, err := binpkg.OpenGPKG(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("verify GPKG: %w: %w", ErrMalformed, err)
+	}
+	m, msig, err := v.verifyGPKGManifest(g)
 	if err != nil {
 		return nil, err
 	}
-	if idx.manifest == nil {
-		return nil, fmt.Errorf("verify GPKG: %w: no Manifest member", ErrUnsigned)
-	}
-	m, msig, err := v.VerifyManifest(idx.manifest, idx.manifestName)
-	if err != nil {
-		return nil, fmt.Errorf("verify GPKG Manifest: %w", err)
-	}
-	for _, name := range idx.members {
-		if needsSignature(name) && idx.sigs[name] == nil {
-			return nil, fmt.Errorf("verify GPKG: %w: %s has no %s.sig", ErrUnsigned, name, path.Base(name))
-		}
-	}
-	for name := range idx.sigs {
-		if !idx.has(name) {
-			return nil, fmt.Errorf("verify GPKG: %w: %s.sig signs no member", ErrMalformed, name)
-		}
-	}
-	members, err := v.verifyMembers(r, idx.sigs)
+	sigs, err := signaturesOf(g)
 	if err != nil {
 		return nil, err
+	}
+	members := map[string]Signature{}
+	for _, name := range slices.Sorted(maps.Keys(sigs)) {
+		mem, _ := g.Member(name) // signaturesOf checked it exists
+		s, err := v.VerifyDetached(g.Open(mem), sigs[name])
+		if err != nil {
+			return nil, fmt.Errorf("verify GPKG member %s: %w", g.Prefix+"/"+name, err)
+		}
+		members[g.Prefix+"/"+name] = s
 	}
 	return &GPKGSignatures{Manifest: m, ManifestSignature: msig, Members: members}, nil
+}
+
+// verifyGPKGManifest checks the clear signature of the inner Manifest
+// (OpenGPKG found it and bounded its size).
+func (v Verifier) verifyGPKGManifest(g *binpkg.GPKG) (*manifest.Manifest, Signature, error) {
+	mf, _ := g.Member("Manifest")
+	name := g.Prefix + "/Manifest"
+	data, err := io.ReadAll(g.Open(mf))
+	if err != nil {
+		return nil, Signature{}, fmt.Errorf("verify GPKG: read %s: %w", name, err)
+	}
+	m, sig, err := v.VerifyManifest(data, name)
+	if err != nil {
+		return nil, Signature{}, fmt.Errorf("verify GPKG Manifest: %w", err)
+	}
+	return m, sig, nil
+}
+
+// signaturesOf reads the .sig members of g, by the base name of the
+// member they sign. A member Portage signs without its .sig is
+// ErrUnsigned, a .sig without its member ErrMalformed.
+func signaturesOf(g *binpkg.GPKG) (map[string][]byte, error) {
+	sigs := map[string][]byte{}
+	for _, mem := range g.Members {
+		signed, ok := strings.CutSuffix(mem.Name, ".sig")
+		if !ok {
+			continue
+		}
+		if _, ok := g.Member(signed); !ok {
+			return nil, fmt.Errorf("verify GPKG: %w: %s/%s signs no member", ErrMalformed, g.Prefix, mem.Name)
+		}
+		if mem.Size > MaxSignatureSize {
+			return nil, fmt.Errorf("verify GPKG: %w: %s larger than %d bytes", ErrMalformed, mem.Name, MaxSignatureSize)
+		}
+		data, err := io.ReadAll(g.Open(mem))
+		if err != nil {
+			return nil, fmt.Errorf("verify GPKG: read %s: %w", mem.Name, err)
+		}
+		sigs[signed] = data
+	}
+	for _, mem := range g.Members {
+		if needsSignature(mem.Name) && !strings.HasSuffix(mem.Name, ".sig") && sigs[mem.Name] == nil {
+			return nil, fmt.Errorf("verify GPKG: %w: %s/%s has no %s.sig", ErrUnsigned, g.Prefix, mem.Name, path.Base(mem.Name))
+		}
+	}
+	return sigs, nil
 }
 
 // needsSignature: the members Portage signs.
 func needsSignature(name string) bool {
 	base := path.Base(name)
 	return strings.HasPrefix(base, "metadata.tar") || strings.HasPrefix(base, "image.tar")
-}
-
-type gpkgIndex struct {
-	members      []string          // non-signature members, in order
-	sigs         map[string][]byte // signed member name → signature
-	manifest     []byte
-	manifestName string
-}
-
-func (x gpkgIndex) has(name string) bool {
-	for _, m := range x.members {
-		if m == name {
-			return true
-		}
-	}
-	return false
-}
-
-// indexGPKG reads the member list, the signatures and the Manifest.
-func indexGPKG(r io.ReadSeeker) (gpkgIndex, error) {
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return gpkgIndex{}, fmt.Errorf("verify GPKG: %w", err)
-	}
-	idx := gpkgIndex{sigs: map[string][]byte{}}
-	tr := tar.NewReader(r)
-	for n := 0; ; n++ {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return idx, nil
-		}
-		if err != nil {
-			return gpkgIndex{}, fmt.Errorf("verify GPKG: %w: %v", ErrMalformed, err)
-		}
-		if n >= MaxGPKGMembers {
-			return gpkgIndex{}, fmt.Errorf("verify GPKG: %w: more than %d members", ErrMalformed, MaxGPKGMembers)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if err := idx.add(h.Name, tr); err != nil {
-			return gpkgIndex{}, err
-		}
-	}
-}
-
-func (x *gpkgIndex) add(name string, r io.Reader) error {
-	if signed, ok := strings.CutSuffix(name, ".sig"); ok {
-		if x.sigs[signed] != nil {
-			return fmt.Errorf("verify GPKG: %w: %s twice", ErrMalformed, name)
-		}
-		sig, err := readAtMost(r, MaxSignatureSize, name)
-		x.sigs[signed] = sig
-		return err
-	}
-	x.members = append(x.members, name)
-	if path.Base(name) != "Manifest" {
-		return nil
-	}
-	if x.manifest != nil {
-		return fmt.Errorf("verify GPKG: %w: two Manifests", ErrMalformed)
-	}
-	data, err := readAtMost(r, MaxGPKGManifestSize, name)
-	x.manifest, x.manifestName = data, name
-	return err
-}
-
-func readAtMost(r io.Reader, limit int64, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("verify GPKG: read %s: %w", name, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("verify GPKG: %w: %s larger than %d bytes", ErrMalformed, name, limit)
-	}
-	return data, nil // never nil: io.ReadAll returns an empty slice
-}
-
-// verifyMembers streams every signed member through its signature check.
-func (v Verifier) verifyMembers(r io.ReadSeeker, sigs map[string][]byte) (map[string]Signature, error) {
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("verify GPKG: %w", err)
-	}
-	out := map[string]Signature{}
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("verify GPKG: %w: %v", ErrMalformed, err)
-		}
-		sig := sigs[h.Name]
-		if sig == nil || h.Typeflag != tar.TypeReg {
-			continue
-		}
-		s, err := v.VerifyDetached(tr, sig)
-		if err != nil {
-			return nil, fmt.Errorf("verify GPKG member %s: %w", h.Name, err)
-		}
-		out[h.Name] = s
-	}
 }

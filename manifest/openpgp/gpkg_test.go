@@ -138,6 +138,11 @@ func signedGPKG(t *testing.T, g gnupg, members []member) []member {
 	return out
 }
 
+// verifyTar verifies an in-memory GPKG.
+func verifyTar(v Verifier, r *bytes.Reader) (*GPKGSignatures, error) {
+	return v.VerifyGPKG(r, r.Size())
+}
+
 func tarOf(t *testing.T, members []member) *bytes.Reader {
 	t.Helper()
 	var b bytes.Buffer
@@ -163,7 +168,7 @@ func TestGPKGSignedByGnuPG(t *testing.T) {
 	signed := signedGPKG(t, g, orig)
 	v := Verifier{Keyring: ring}
 
-	res, err := v.VerifyGPKG(tarOf(t, signed))
+	res, err := verifyTar(v, tarOf(t, signed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,23 +183,24 @@ func TestGPKGSignedByGnuPG(t *testing.T) {
 		members []member
 		want    error
 	}{
-		"unsigned original":    {orig, ErrUnsigned},
-		"image modified":       {modify(signed, "dnsmasq-0-r3-1/image.tar.zst", flipMiddle), ErrBadSignature},
-		"metadata modified":    {modify(signed, "dnsmasq-0-r3-1/metadata.tar.zst", flipMiddle), ErrBadSignature},
-		"Manifest modified":    {modify(signed, "dnsmasq-0-r3-1/Manifest", changeDataSize), ErrBadSignature},
-		"image sig missing":    {drop(signed, "dnsmasq-0-r3-1/image.tar.zst.sig"), ErrUnsigned},
-		"sig swapped":          {swapSigs(signed), ErrBadSignature},
-		"unsigned Manifest":    {modify(signed, "dnsmasq-0-r3-1/Manifest", func([]byte) []byte { return orig[3].data }), ErrUnsigned},
-		"sig without member":   {drop(signed, "dnsmasq-0-r3-1/image.tar.zst"), ErrMalformed},
-		"duplicate image, bad": {insertAfter(signed, "dnsmasq-0-r3-1/image.tar.zst.sig", member{"dnsmasq-0-r3-1/image.tar.zst", []byte("evil")}), ErrBadSignature},
+		"unsigned original":  {orig, ErrUnsigned},
+		"image modified":     {modify(signed, "dnsmasq-0-r3-1/image.tar.zst", flipMiddle), ErrBadSignature},
+		"metadata modified":  {modify(signed, "dnsmasq-0-r3-1/metadata.tar.zst", flipMiddle), ErrBadSignature},
+		"Manifest modified":  {modify(signed, "dnsmasq-0-r3-1/Manifest", changeDataSize), ErrBadSignature},
+		"image sig missing":  {drop(signed, "dnsmasq-0-r3-1/image.tar.zst.sig"), ErrUnsigned},
+		"sig swapped":        {swapSigs(signed), ErrBadSignature},
+		"unsigned Manifest":  {modify(signed, "dnsmasq-0-r3-1/Manifest", func([]byte) []byte { return orig[3].data }), ErrUnsigned},
+		"sig without member": {drop(signed, "dnsmasq-0-r3-1/image.tar.zst"), ErrMalformed},
+		"duplicate image":    {insertAfter(signed, "dnsmasq-0-r3-1/image.tar.zst.sig", member{"dnsmasq-0-r3-1/image.tar.zst", []byte("evil")}), ErrMalformed},
+		"not a GPKG":         {drop(signed, "dnsmasq-0-r3-1/gpkg-1"), ErrMalformed},
 	}
 	for name, c := range cases {
-		if _, err := v.VerifyGPKG(tarOf(t, c.members)); !errors.Is(err, c.want) {
+		if _, err := verifyTar(v, tarOf(t, c.members)); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
 	_, otherRing := newKey(t)
-	if _, err := (Verifier{Keyring: otherRing}).VerifyGPKG(tarOf(t, signed)); !errors.Is(err, ErrUnknownKey) {
+	if _, err := verifyTar(Verifier{Keyring: otherRing}, tarOf(t, signed)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("other keyring: %v, want ErrUnknownKey", err)
 	}
 }

@@ -33,6 +33,9 @@ const (
 type BinpkgFiles struct {
 	Packages []byte // the Packages index of the torrent's packages
 	Digests  []byte // its strong-digest index (Packages.digests)
+	// Attestations are the attestation files of the torrent's packages,
+	// sorted by path (the torrent lists them after the packages).
+	Attestations []AttestationFile
 }
 
 // IsBinpkgInfo reports whether a torrent is a binpkg collection torrent:
@@ -106,7 +109,15 @@ func CreateBinpkg(ctx context.Context, o CreateOptions) (*Collection, error) {
 	if err := hashAll(ctx, groups, keys, pls, o.Progress, manifest.MD5, manifest.SHA1); err != nil {
 		return nil, err
 	}
-	entries, err := packageEntries(ctx, pkgs, src)
+	entries, err := packageEntries(ctx, o.From, pkgs, src)
+	if err != nil {
+		return nil, err
+	}
+	attDir := o.Attestations
+	if attDir == "" {
+		attDir = o.From
+	}
+	atts, err := readAttestations(attDir)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +128,7 @@ func CreateBinpkg(ctx context.Context, o CreateOptions) (*Collection, error) {
 	}
 	header := indexHeader(src, entries)
 	for _, k := range keys {
-		mi, files, sh, err := buildBinpkgTorrent(o.Name, groups[k], entries, header, pls[k], webseeds, o.Trackers)
+		mi, files, sh, err := buildBinpkgTorrent(o.Name, groups[k], entries, atts, header, pls[k], webseeds, o.Trackers)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +264,7 @@ type binpkgEntry struct {
 // packageEntries makes each hashed package's digest index entry and finds
 // its Packages entry: the source index's when it matches the file, else one
 // built from the file's metadata.
-func packageEntries(ctx context.Context, pkgs []srcPackage, src *binpkg.Index) (map[binpkg.Path]binpkgEntry, error) {
+func packageEntries(ctx context.Context, from string, pkgs []srcPackage, src *binpkg.Index) (map[binpkg.Path]binpkgEntry, error) {
 	known := map[string]binpkg.Package{}
 	if src != nil {
 		for _, p := range src.Packages {
@@ -263,36 +274,13 @@ func packageEntries(ctx context.Context, pkgs []srcPackage, src *binpkg.Index) (
 	out := make(map[binpkg.Path]binpkgEntry, len(pkgs))
 	for _, sp := range pkgs {
 		de := binpkg.DigestEntry{Path: sp.bp, Size: sp.f.size, Digests: sp.f.digests}
-		if p, ok := known[sp.bp.String()]; ok && de.CheckPackage(p) == nil {
-			out[sp.bp] = binpkgEntry{pkg: p, dig: de}
-			continue
-		}
-		p, err := packageFromFile(ctx, sp, de)
+		p, err := binpkg.PackageFor(ctx, from, de, known[sp.bp.String()])
 		if err != nil {
 			return nil, err
 		}
 		out[sp.bp] = binpkgEntry{pkg: p, dig: de}
 	}
 	return out, nil
-}
-
-// packageFromFile builds a Packages entry from the package's metadata.
-func packageFromFile(ctx context.Context, sp srcPackage, de binpkg.DigestEntry) (binpkg.Package, error) {
-	fh, err := os.Open(sp.f.path)
-	if err != nil {
-		return nil, fmt.Errorf("package entry: %w", err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("package entry: %w", err)
-	}
-	md, _, err := binpkg.ReadMetadata(ctx, fh, fi.Size())
-	if err != nil {
-		return nil, fmt.Errorf("package entry for %s: %w", sp.bp, err)
-	}
-	return binpkg.PackageFromFile(binpkg.FileInfo{Path: sp.bp, Size: de.Size,
-		MD5: de.Digests["MD5"], SHA1: de.Digests["SHA1"], MTime: fi.ModTime().Unix(), Metadata: md})
 }
 
 // indexHeader is the header of every torrent's Packages: the source
@@ -344,8 +332,9 @@ func binpkgIndexFiles(files []*srcFile, entries map[binpkg.Path]binpkgEntry, hea
 }
 
 // buildBinpkgTorrent assembles one binpkg torrent: Manifest (the digest
-// index's bytes), Packages.digests, Packages, then the packages by path.
-func buildBinpkgTorrent(name string, files []*srcFile, entries map[binpkg.Path]binpkgEntry, header map[string]string, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, BinpkgFiles, Shard, error) {
+// index's bytes), Packages.digests, Packages, the packages by path, then
+// their attestations by path.
+func buildBinpkgTorrent(name string, files []*srcFile, entries map[binpkg.Path]binpkgEntry, atts map[string][]AttestationFile, header map[string]string, pl int64, webseeds, trackers []string) (*metainfo.MetaInfo, BinpkgFiles, Shard, error) {
 	bf, err := binpkgIndexFiles(files, entries, header)
 	if err != nil {
 		return nil, BinpkgFiles{}, Shard{}, err
@@ -360,6 +349,9 @@ func buildBinpkgTorrent(name string, files []*srcFile, entries map[binpkg.Path]b
 		entriesOut = append(entriesOut, torrentEntry{strings.Split(f.tpath, "/"), f.size, f.ph})
 		payload += f.size
 	}
+	attEntries, attFiles := attestationEntries(files, atts, pl)
+	entriesOut = append(entriesOut, attEntries...)
+	bf.Attestations = attFiles
 	mi, err := assembleTorrent(name, entriesOut, pl, webseeds, trackers)
 	if err != nil {
 		return nil, BinpkgFiles{}, Shard{}, err

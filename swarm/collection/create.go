@@ -56,6 +56,11 @@ type CreateOptions struct {
 	// Progress, if set, is called with the bytes hashed so far and the
 	// total, from one goroutine at a time.
 	Progress func(doneBytes, totalBytes int64)
+	// Attestations (CreateBinpkg only) is the directory holding the
+	// attestations/ tree to carry; "" means From. Only the attestations of
+	// packages the collection holds are carried, each in the torrent of
+	// its package.
+	Attestations string
 }
 
 // Collection is a set of collection torrents.

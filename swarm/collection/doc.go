@@ -97,6 +97,7 @@
 //	<name>/Packages.digests   strong-digest index (manifest/binpkg DigestIndex)
 //	<name>/Packages           Portage's Packages index of the torrent's packages
 //	<name>/<PKGDIR path>      every package (category/PN/PF-BUILD_ID.gpkg.tar, …), by path
+//	<name>/attestations/<key>/<PKGDIR path>.attestation   signed attestations of those packages, by path
 //
 // with pads as above; <name> defaults to "binpkgs", so a binhost URL is a
 // webseed. [IsBinpkgInfo] recognises such a torrent by Packages.digests

@@ -88,6 +88,10 @@ type BinpkgFetchRequest struct {
 	TrustCollection bool      `json:"trust_collection"`
 	// Match selects builds (swarm.BinpkgRequest.Match).
 	Match binpkg.BuildWant `json:"match"`
+	// TrustFile is the text of the client's trust file (TOML, see
+	// manifest/trust); "" for none. Threshold, when not 0, replaces its k.
+	TrustFile string `json:"trust_file,omitempty"`
+	Threshold int    `json:"threshold,omitempty"`
 }
 
 // BinpkgResult is one wanted package's outcome.
@@ -100,6 +104,8 @@ type BinpkgResult struct {
 	Error   string            `json:"error,omitempty"`
 	// Candidates are set when no build matched (swarm.NoMatchError).
 	Candidates []swarm.BinpkgCandidate `json:"candidates,omitempty"`
+	// Judgement is the package's trust judgement (counts, or UNVERIFIED).
+	Judgement *swarm.BinpkgJudgement `json:"judgement,omitempty"`
 }
 
 // BinpkgFetchResponse carries one result per wanted package.

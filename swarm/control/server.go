@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/distswarm/distswarm/manifest"
+	"github.com/distswarm/distswarm/manifest/trust"
 	"github.com/distswarm/distswarm/swarm"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
@@ -138,8 +140,13 @@ func (s *Server) fetchBinpkgs(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err)
 		return
 	}
+	policy, err := req.policy()
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return
+	}
 	res, err := s.node.FetchBinpkgs(r.Context(), swarm.BinpkgRequest{
-		Collections: colls, Wants: req.Wants, TrustCollection: req.TrustCollection, Match: req.Match,
+		Collections: colls, Wants: req.Wants, TrustCollection: req.TrustCollection, Match: req.Match, Trust: policy,
 	})
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err)
@@ -147,7 +154,7 @@ func (s *Server) fetchBinpkgs(w http.ResponseWriter, r *http.Request) {
 	}
 	out := BinpkgFetchResponse{Results: make([]BinpkgResult, len(res))}
 	for i, br := range res {
-		out.Results[i] = BinpkgResult{Want: br.Want, Name: br.Name, Package: br.Package, Outcome: br.Outcome, Path: br.Path}
+		out.Results[i] = BinpkgResult{Want: br.Want, Name: br.Name, Package: br.Package, Outcome: br.Outcome, Path: br.Path, Judgement: br.Judgement}
 		if br.Err != nil {
 			out.Results[i].Error = br.Err.Error()
 		}
@@ -269,4 +276,24 @@ func fail(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
+}
+
+// policy parses the request's trust file, nil when it has none.
+func (req BinpkgFetchRequest) policy() (*trust.Policy, error) {
+	if req.TrustFile == "" {
+		if req.Threshold != 0 {
+			return nil, errors.New("threshold without a trust file")
+		}
+		return nil, nil
+	}
+	p, err := trust.Parse(strings.NewReader(req.TrustFile), "of the request")
+	if err != nil {
+		return nil, err
+	}
+	if req.Threshold != 0 {
+		if err := p.SetThreshold(req.Threshold); err != nil {
+			return nil, fmt.Errorf("threshold: %w", err)
+		}
+	}
+	return p, nil
 }

@@ -24,6 +24,9 @@ func normalized(s swarm.NodeStatus) swarm.NodeStatus {
 	if s.Quarantine == nil {
 		s.Quarantine = []swarm.Quarantined{}
 	}
+	if s.Binpkgs == nil {
+		s.Binpkgs = []swarm.BinpkgJudgement{}
+	}
 	return s
 }
 
@@ -38,6 +41,8 @@ func (a *apiHandler) serve(w http.ResponseWriter, r *http.Request, endpoint stri
 		v = normalized(a.backend.Status()).Recent
 	case "quarantine":
 		v = normalized(a.backend.Status()).Quarantine
+	case "binpkgs":
+		v = normalized(a.backend.Status()).Binpkgs
 	default:
 		http.NotFound(w, r)
 		return

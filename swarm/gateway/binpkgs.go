@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/distswarm/distswarm/manifest/binpkg"
+	"github.com/distswarm/distswarm/swarm"
 )
 
 // BinpkgBackend is implemented by a Backend that also serves a binhost
@@ -62,6 +64,13 @@ func (h *binpkgHandler) serve(w http.ResponseWriter, r *http.Request, raw string
 		defer release()
 	}
 	path, err := h.backend.Binpkg(r.Context(), rel)
+	if errors.Is(err, swarm.ErrUntrusted) {
+		// The reason is the trust counts: no secret, and what the user
+		// needs to see in Portage's output.
+		h.files.log.Warn("gateway: binpkg refused by the trust file", "name", rel, "err", err)
+		http.Error(w, "forbidden: "+err.Error(), http.StatusForbidden)
+		return
+	}
 	if err != nil {
 		h.files.fail(w, r, rel, err)
 		return

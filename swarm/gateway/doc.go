@@ -1,7 +1,9 @@
 // Package gateway owns the HTTP face of a distswarm node: the mirror
 // (GET/HEAD /distfiles/layout.conf and /distfiles/<GLEP 75 path>, so
-// unmodified Portage can use a node as a GENTOO_MIRRORS entry), the status
-// page at "/", the JSON API under /api/v1 and the Prometheus text at
+// unmodified Portage can use a node as a GENTOO_MIRRORS entry), the binhost
+// under /binpkgs (a package the node's trust file refuses is 403 with its
+// counts), the status page at "/", the JSON API under /api/v1 (status,
+// collections, recent, quarantine, binpkgs) and the Prometheus text at
 // /metrics.
 //
 // The gateway holds no state of its own beyond a bound on concurrent misses:

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/distswarm/distswarm/manifest/trust"
 	"github.com/distswarm/distswarm/swarm"
 )
 
@@ -45,6 +46,12 @@ func sampleStatus() swarm.NodeStatus {
 				Reason: "no collection lists it"},
 		},
 		Quarantine: []swarm.Quarantined{{Name: "evil-2.tar.gz", Size: 1 << 20, ModTime: now.Add(-time.Minute)}},
+		Binpkgs: []swarm.BinpkgJudgement{
+			{Path: "app-misc/foo/foo-1-1.gpkg.tar", Time: now.Add(-time.Second), Summary: "1 of 2 agree, 1 disagree, 0 missing (threshold 2)",
+				Verdict: &trust.Verdict{Threshold: 2, Trusted: 2, Agree: []trust.Vote{{Key: "alice", ID: "SHA256:a"}},
+					Disagree: []trust.Vote{{Key: "<b>mallory</b>", ID: "SHA256:m"}}, Missing: []string{}, Summary: "1 of 2 agree, 1 disagree, 0 missing"}},
+			{Path: "app-misc/bar/bar-1-1.gpkg.tar", Time: now.Add(-2 * time.Second), Unverified: true, Accepted: true, Summary: swarm.UnverifiedSummary},
+		},
 	}
 }
 
@@ -82,6 +89,9 @@ func TestAPIStatusDecodesIntoNodeStatus(t *testing.T) {
 		got.Recent[i].Time, want.Recent[i].Time = time.Time{}, time.Time{}
 	}
 	got.Quarantine[0].ModTime, want.Quarantine[0].ModTime = time.Time{}, time.Time{}
+	for i := range got.Binpkgs {
+		got.Binpkgs[i].Time, want.Binpkgs[i].Time = time.Time{}, time.Time{}
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("/api/v1/status\n got %+v\nwant %+v", got, want)
 	}
