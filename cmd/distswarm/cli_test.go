@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distswarm/distswarm/internal/testbin"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -28,9 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	binary = filepath.Join(dir, "distswarm")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build distswarm: %v\n%s", err, out)
+	if err := testbin.Build(".", ".", binary); err != nil {
+		fmt.Fprintf(os.Stderr, "build distswarm: %v\n", err)
 		os.Exit(2)
 	}
 	code := m.Run()
@@ -64,7 +64,7 @@ func runCLI(t *testing.T, stdin string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("run %v: %v", args, err)
 	}
-	if strings.Contains(e.String(), "goroutine ") || strings.Contains(e.String(), "panic:") {
+	if strings.Contains(e.String(), "goroutine ") || strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), testbin.RaceReport) {
 		t.Fatalf("distswarm %v crashed:\n%s", args, e.String())
 	}
 	return result{code, o.String(), e.String()}
