@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "distswarm")
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(self))
-	if err := testbin.Build(root, "./cmd/distswarm", binary); err != nil {
+	if err := testbin.Build(root, "./cmd/distswarm", binary, testbin.SuiteIntegration); err != nil {
 		fmt.Fprintf(os.Stderr, "build distswarm: %v\n", err)
 		os.Exit(2)
 	}
