@@ -426,7 +426,9 @@ func TestInteropAria2LeechesFromDistswarm(t *testing.T) {
 
 	dl := filepath.Join(tc.Dir, "aria2-dl")
 	started := time.Now()
-	a := startAria2(t, bin, tc.Dir, dl, 90*time.Second, "--seed-time=0", "--stop=80", tc.Torrent)
+	// Bounded by the process timeout (it exits once complete: --seed-time=0),
+	// not by an aria2 --stop deadline of its own.
+	a := startAria2(t, bin, tc.Dir, dl, 90*time.Second, "--seed-time=0", tc.Torrent)
 	code, err := a.Wait(90 * time.Second)
 	if err != nil || code != 0 {
 		t.Fatalf("aria2c: exit %d (%v)\n%s", code, err, lastLines(a.Output(), 30))
@@ -488,8 +490,10 @@ func TestInteropAria2SeedsDistswarm(t *testing.T) {
 	tc := newTrackedCollection(t, 304)
 	data := filepath.Join(tc.Dir, "aria2-data")
 	tc.writeSeedTree(t, data)
-	startAria2(t, bin, tc.Dir, data, 2*time.Minute,
-		"--check-integrity=true", "--seed-ratio=0.0", "--seed-time=2", "--stop=110", tc.Torrent)
+	// It seeds until the test stops it (--seed-ratio=0.0: no ratio limit;
+	// --seed-time in minutes, longer than the process timeout).
+	startAria2(t, bin, tc.Dir, data, 4*time.Minute,
+		"--check-integrity=true", "--seed-ratio=0.0", "--seed-time=10", tc.Torrent)
 	tc.waitAnnounced(t, 1, 0, 60*time.Second)
 
 	mf := WriteManifest(t, tc.Dir, tc.Files)
