@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -195,7 +196,9 @@ func TestFetchSurvivesSIGKILL(t *testing.T) {
 
 	// 2. Kill again and again at random short delays: some land while
 	// pieces are verified, files hashed, fsynced and renamed.
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	// The schedule comes from a seed that is logged; DISTSWARM_KILL_SEED
+	// replays a run's.
+	rng := rand.New(rand.NewSource(killSeed(t)))
 	kills, finished := 0, false
 	for attempt := 0; attempt < 12 && !finished; attempt++ {
 		before := len(placed)
@@ -259,4 +262,18 @@ func TestFetchSurvivesSIGKILL(t *testing.T) {
 	if up < total/2 {
 		t.Errorf("seeder uploaded only %d bytes of %d: the data did not come from it?", up, total)
 	}
+}
+
+// killSeed returns the seed of the kill schedule: DISTSWARM_KILL_SEED if
+// set (to replay a failed run), else the clock; it is logged either way.
+func killSeed(t *testing.T) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("DISTSWARM_KILL_SEED"); v != "" {
+		if _, err := fmt.Sscan(v, &seed); err != nil {
+			t.Fatalf("DISTSWARM_KILL_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("kill schedule seed %d (DISTSWARM_KILL_SEED=%d replays it)", seed, seed)
+	return seed
 }

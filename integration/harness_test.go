@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distswarm/distswarm/internal/testbin"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -41,10 +42,8 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "distswarm")
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(self))
-	cmd := exec.Command("go", "build", "-o", binary, "./cmd/distswarm")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build distswarm: %v\n%s", err, out)
+	if err := testbin.Build(root, "./cmd/distswarm", binary, testbin.SuiteIntegration); err != nil {
+		fmt.Fprintf(os.Stderr, "build distswarm: %v\n", err)
 		os.Exit(2)
 	}
 	code := m.Run()
@@ -168,7 +167,8 @@ func Run(t testing.TB, timeout time.Duration, args ...string) Result {
 	if ctx.Err() != nil {
 		t.Fatalf("distswarm %v did not finish within %s\nstderr:\n%s", args, timeout, e.String())
 	}
-	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") {
+	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") ||
+		strings.Contains(e.String(), testbin.RaceReport) {
 		t.Fatalf("distswarm %v crashed:\n%s", args, e.String())
 	}
 	return Result{code, o.String(), e.String()}
@@ -294,7 +294,12 @@ func startCmd(t testing.TB, wait time.Duration, ready *regexp.Regexp, cmd *exec.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() {
+		p.Stop()
+		if strings.Contains(p.Stderr(), testbin.RaceReport) {
+			t.Errorf("distswarm %s: data race:\n%s", args[0], p.Stderr())
+		}
+	})
 	readyc := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -352,7 +357,8 @@ func RunBg(timeout time.Duration, args ...string) (Result, error) {
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("distswarm %v did not finish within %s\nstderr:\n%s", args, timeout, e.String())
 	}
-	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") {
+	if strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), "goroutine ") ||
+		strings.Contains(e.String(), testbin.RaceReport) {
 		return res, fmt.Errorf("distswarm %v crashed:\n%s", args, e.String())
 	}
 	return res, nil

@@ -24,6 +24,7 @@ package integration
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -304,8 +305,24 @@ func waitFile(t *testing.T, p *ExtProc, path string, d time.Duration) {
 func startTransmission(t *testing.T, torrent, dir, onDone string) (*ExtProc, string) {
 	t.Helper()
 	bin := RequireTool(t, "transmission-cli")
+	var p *ExtProc
+	port := OnFreePort(t, transmissionIP, func(port int) error {
+		p = runTransmission(t, bin, torrent, dir, onDone, port)
+		if err := WaitOwnListener(p, transmissionIP, port, 20*time.Second); err != nil {
+			p.Stop()
+			return err
+		}
+		return nil
+	})
+	addr := fmt.Sprintf("%s:%d", transmissionIP, port)
+	return p, addr
+}
+
+// runTransmission starts transmission-cli on transmissionIP:port with its
+// config in a new temporary directory (see startTransmission).
+func runTransmission(t *testing.T, bin, torrent, dir, onDone string, port int) *ExtProc {
+	t.Helper()
 	cfg := t.TempDir()
-	port := FreePort(t, transmissionIP)
 	settings := fmt.Sprintf(`{"bind-address-ipv4": %q, "bind-address-ipv6": "::1",
  "dht-enabled": false, "lpd-enabled": false, "utp-enabled": false, "pex-enabled": false,
  "port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,
@@ -321,10 +338,25 @@ func startTransmission(t *testing.T, torrent, dir, onDone string) (*ExtProc, str
 	if onDone != "" {
 		args = append(args, "-f", onDone)
 	}
-	p := StartExt(t, 2*time.Minute, cfg, bin, append(args, torrent)...)
-	addr := fmt.Sprintf("%s:%d", transmissionIP, port)
-	WaitListening(t, addr, 20*time.Second)
-	return p, addr
+	return StartExt(t, 2*time.Minute, cfg, bin, append(args, torrent)...)
+}
+
+// startAria2 starts aria2c in cwd with aria2Args for data on a free port
+// and the extra args, bounded by timeout. A leecher may finish before it is seen
+// listening: only a port found taken makes it start again on another;
+// the caller's Wait reports any other failure.
+func startAria2(t *testing.T, bin, cwd, data string, timeout time.Duration, extra ...string) *ExtProc {
+	t.Helper()
+	var p *ExtProc
+	OnFreePort(t, aria2IP, func(port int) error {
+		p = StartExt(t, timeout, cwd, bin, append(aria2Args(port, data), extra...)...)
+		if err := WaitOwnListener(p, aria2IP, port, 20*time.Second); errors.Is(err, errPortTaken) {
+			p.Stop()
+			return err
+		}
+		return nil
+	})
+	return p
 }
 
 // aria2Args are the options every aria2c run gets: loopback address only,
@@ -393,9 +425,10 @@ func TestInteropAria2LeechesFromDistswarm(t *testing.T) {
 	tc.waitAnnounced(t, 1, 0, 30*time.Second)
 
 	dl := filepath.Join(tc.Dir, "aria2-dl")
-	args := append(aria2Args(FreePort(t, aria2IP), dl), "--seed-time=0", "--stop=80", tc.Torrent)
 	started := time.Now()
-	a := StartExt(t, 90*time.Second, tc.Dir, bin, args...)
+	// Bounded by the process timeout (it exits once complete: --seed-time=0),
+	// not by an aria2 --stop deadline of its own.
+	a := startAria2(t, bin, tc.Dir, dl, 90*time.Second, "--seed-time=0", tc.Torrent)
 	code, err := a.Wait(90 * time.Second)
 	if err != nil || code != 0 {
 		t.Fatalf("aria2c: exit %d (%v)\n%s", code, err, lastLines(a.Output(), 30))
@@ -457,9 +490,10 @@ func TestInteropAria2SeedsDistswarm(t *testing.T) {
 	tc := newTrackedCollection(t, 304)
 	data := filepath.Join(tc.Dir, "aria2-data")
 	tc.writeSeedTree(t, data)
-	args := append(aria2Args(FreePort(t, aria2IP), data),
-		"--check-integrity=true", "--seed-ratio=0.0", "--seed-time=2", "--stop=110", tc.Torrent)
-	StartExt(t, 2*time.Minute, tc.Dir, bin, args...)
+	// It seeds until the test stops it (--seed-ratio=0.0: no ratio limit;
+	// --seed-time in minutes, longer than the process timeout).
+	startAria2(t, bin, tc.Dir, data, 4*time.Minute,
+		"--check-integrity=true", "--seed-ratio=0.0", "--seed-time=10", tc.Torrent)
 	tc.waitAnnounced(t, 1, 0, 60*time.Second)
 
 	mf := WriteManifest(t, tc.Dir, tc.Files)

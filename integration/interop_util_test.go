@@ -145,7 +145,9 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// FreePort returns a TCP port that is free on ip right now.
+// FreePort returns a TCP port that is free on ip right now, and only now:
+// give it to a process through OnFreePort, which tries another port when
+// the process finds it taken.
 func FreePort(t testing.TB, ip string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
@@ -192,10 +194,16 @@ func StartOpentracker(t testing.TB, infohashes ...string) string {
 	if err := os.WriteFile(filepath.Join(dir, "whitelist.txt"), []byte(wl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t, "127.0.0.1")
-	p := StartExt(t, 30*time.Minute, "", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-P", fmt.Sprint(port),
-		"-d", dir, "-u", "nobody", "-w", "whitelist.txt")
-	WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second)
+	var p *ExtProc
+	port := OnFreePort(t, "127.0.0.1", func(port int) error {
+		p = StartExt(t, 30*time.Minute, "", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-P", fmt.Sprint(port),
+			"-d", dir, "-u", "nobody", "-w", "whitelist.txt")
+		if err := WaitOwnListener(p, "127.0.0.1", port, 10*time.Second); err != nil {
+			p.Stop()
+			return err
+		}
+		return nil
+	})
 	select {
 	case <-p.Done():
 		t.Fatalf("opentracker exited: %s", p.Output())

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,16 +74,21 @@ func TestFetchByMagnet(t *testing.T) {
 }
 
 // TestSeedRelativeFrom: `seed --from DIR` with a relative DIR (as a user
-// types it) seeds, instead of failing on a non-absolute seed root.
+// types it) seeds, instead of failing on a non-absolute seed root: a fetch
+// from it places every file.
 func TestSeedRelativeFrom(t *testing.T) {
 	dir := t.TempDir()
-	Corpus(t, filepath.Join(dir, "src"), 3, []int{10, 5000})
+	files := Corpus(t, filepath.Join(dir, "src"), 3, []int{10, 5000})
 	if r := Run(t, time.Minute, "collection", "create", "--from", filepath.Join(dir, "src"), "--out", filepath.Join(dir, "c.torrent")); r.Code != 0 {
 		t.Fatalf("create: %d %s", r.Code, r.Stderr)
 	}
 	p := StartExt(t, time.Minute, dir, binary, "seed", "--listen", "127.0.0.1:0", "--offline", "--store", "store", "--from", "src", "c.torrent")
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.Output(), "seeding on port") {
+	port := 0
+	for deadline := time.Now().Add(30 * time.Second); port == 0; {
+		if m := readyLine.FindStringSubmatch(p.Output()); m != nil {
+			fmt.Sscan(m[1], &port)
+			break
+		}
 		select {
 		case <-p.Done():
 			t.Fatalf("seed --from src exited: %s", p.Output())
@@ -93,4 +99,11 @@ func TestSeedRelativeFrom(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	store := filepath.Join(dir, "leech")
+	args := FetchArgs(store, "--torrent", filepath.Join(dir, "c.torrent"), "--manifest", WriteManifest(t, dir, files),
+		"--peer", fmt.Sprintf("127.0.0.1:%d", port), "--timeout", "60s")
+	if r := Run(t, 90*time.Second, append(args, Names(files)...)...); r.Code != 0 {
+		t.Fatalf("fetch from the seeder of a relative --from: exit %d\n%s", r.Code, r.Stderr)
+	}
+	CheckPlaced(t, store, files)
 }

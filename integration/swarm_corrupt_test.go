@@ -173,8 +173,12 @@ func testCorruptPeer(t *testing.T, corruptHost string) {
 	// The honest seeder starts only once the corrupt peer has served a
 	// corrupted chunk, so the leecher surely meets bad data (an honest seeder
 	// up from the start served nearly everything, and the test proved
-	// nothing); the fetch dials the given peer again until it listens.
-	honestAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	// nothing); the fetch dials the given peer again until it listens. Its
+	// address is held by a proxy from the start (a port freed for it could
+	// be taken before it binds), which refuses connections until the
+	// honest seeder is up and then forwards them to it.
+	honest := NewGatedProxy(t)
+	honestAddr := honest.Addr()
 
 	mf := WriteManifest(t, dir, files)
 	store := filepath.Join(dir, "leech")
@@ -191,7 +195,8 @@ func testCorruptPeer(t *testing.T, corruptHost string) {
 	for end := time.Now().Add(60 * time.Second); bad.corrupted.Load() == 0 && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	StartSeeder(t, "--listen", honestAddr, "--offline", "--store", filepath.Join(dir, "seedstore"), "--from", src, tor)
+	seeder := StartSeeder(t, "--listen", "127.0.0.1:0", "--offline", "--store", filepath.Join(dir, "seedstore"), "--from", src, tor)
+	honest.Open(seeder.Addr())
 	res := <-done
 	if res.err != nil {
 		t.Fatal(res.err)

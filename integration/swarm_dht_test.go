@@ -21,18 +21,25 @@ func TestDHTOnlyDiscovery(t *testing.T) {
 	if r := Run(t, time.Minute, "collection", "create", "--from", src, "--out", torrent); r.Code != 0 {
 		t.Fatalf("create: %d %s", r.Code, r.Stderr)
 	}
-	seedPort, leechPort := FreePort(t, "127.0.0.1"), FreePort(t, "127.0.0.1")
-	for leechPort == seedPort {
-		leechPort = FreePort(t, "127.0.0.1")
-	}
-	seedAddr, leechAddr := fmt.Sprintf("127.0.0.1:%d", seedPort), fmt.Sprintf("127.0.0.1:%d", leechPort)
-	StartSeeder(t, "--listen", seedAddr, "--dht-node", leechAddr,
-		"--store", filepath.Join(dir, "seed"), "--from", src, torrent)
 	mf := WriteManifest(t, dir, files)
 	store := filepath.Join(dir, "leech")
-	args := []string{"fetch", "--listen", leechAddr, "--dht-node", seedAddr, "--store", store,
-		"--torrent", torrent, "--manifest", mf, "--timeout", "60s"}
-	r := Run(t, 90*time.Second, append(args, Names(files)...)...)
+	// The seeder binds a port of its own choosing; the leecher's port is
+	// given to the seeder in advance and taken by the fetch later, so it
+	// may be gone by then: the fetch is then retried on another port.
+	var r Result
+	OnFreePort(t, "127.0.0.1", func(leechPort int) error {
+		leechAddr := fmt.Sprintf("127.0.0.1:%d", leechPort)
+		seeder := StartSeeder(t, "--listen", "127.0.0.1:0", "--dht-node", leechAddr,
+			"--store", filepath.Join(dir, "seed"), "--from", src, torrent)
+		defer seeder.Stop()
+		args := []string{"fetch", "--listen", leechAddr, "--dht-node", seeder.Addr(), "--store", store,
+			"--torrent", torrent, "--manifest", mf, "--timeout", "60s"}
+		r = Run(t, 90*time.Second, append(args, Names(files)...)...)
+		if r.Code != 0 && addrInUse(r.Stderr) {
+			return fmt.Errorf("fetch: %s: %w", r.Stderr, errPortTaken)
+		}
+		return nil
+	})
 	if r.Code != 0 {
 		t.Fatalf("fetch over DHT discovery: exit %d\n%s", r.Code, r.Stderr)
 	}

@@ -31,8 +31,16 @@ func compressionSuffix(path string) string {
 	return ""
 }
 
+// MaxLZMADict bounds the dictionary a .lzma Manifest may ask for: the
+// dictionary of xz's highest preset (-9). The header of a .lzma stream sets
+// its dictionary size (up to 4 GiB) and the decoder allocates it before it
+// reads any data, so 13 hostile bytes would otherwise cost 2 GiB of memory.
+const MaxLZMADict = 64 << 20
+
 // decompressor wraps r according to the suffix of name. The returned close
-// function releases decoder resources.
+// function releases decoder resources. The decoders' memory is bounded:
+// zstd's window by MaxManifestSize, lzma's dictionary by MaxLZMADict, xz's
+// by the library's 8 MiB default.
 func decompressor(r io.Reader, name string) (io.Reader, func(), error) {
 	nop := func() {}
 	switch ext := compressionSuffix(name); ext {
@@ -53,7 +61,7 @@ func decompressor(r io.Reader, name string) (io.Reader, func(), error) {
 		}
 		return zr, nop, nil
 	case ".lzma":
-		zr, err := lzma.NewReader(r)
+		zr, err := lzma.ReaderConfig{DictCap: MaxLZMADict}.NewReader(r)
 		if err != nil {
 			return nil, nop, fmt.Errorf("lzma %s: %w", name, err)
 		}
@@ -70,14 +78,15 @@ func decompressor(r io.Reader, name string) (io.Reader, func(), error) {
 }
 
 // parseMaybeCompressed parses r, decompressing according to name's suffix;
-// the decompressed size is bounded by MaxManifestSize.
-func parseMaybeCompressed(r io.Reader, name string) (*Manifest, error) {
+// the decompressed size is bounded by limit (MaxManifestSize but in tests):
+// what lies past it is never decompressed.
+func parseMaybeCompressed(r io.Reader, name string, limit int64) (*Manifest, error) {
 	dr, closeFn, err := decompressor(r, name)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
-	m, err := Parse(dr, name)
+	m, err := parseLimited(dr, name, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +102,7 @@ func ParseFile(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
 	defer f.Close()
-	return parseMaybeCompressed(f, path)
+	return parseMaybeCompressed(f, path, MaxManifestSize)
 }
 
 // OpenSubManifest reads the sub-Manifest at path, which the parent entry e
@@ -102,7 +111,13 @@ func ParseFile(path string) (*Manifest, error) {
 // GLEP 74 zip-bomb rule); the decompressed size is bounded by
 // MaxManifestSize.
 func OpenSubManifest(path string, e Entry) (*Manifest, error) {
-	if e.Size > MaxManifestSize {
+	return openSubManifest(path, e, MaxManifestSize)
+}
+
+// openSubManifest is OpenSubManifest with limit in place of
+// MaxManifestSize.
+func openSubManifest(path string, e Entry, limit int64) (*Manifest, error) {
+	if e.Size > limit {
 		return nil, fmt.Errorf("open sub-manifest %s: entry size %d: %w", path, e.Size, ErrTooLarge)
 	}
 	f, err := os.Open(path)
@@ -130,7 +145,7 @@ func OpenSubManifest(path string, e Entry) (*Manifest, error) {
 	if _, err := VerifyReader(context.Background(), bytes.NewReader(data), e); err != nil {
 		return nil, fmt.Errorf("open sub-manifest %s: %w", path, err)
 	}
-	m, err := parseMaybeCompressed(bytes.NewReader(data), path)
+	m, err := parseMaybeCompressed(bytes.NewReader(data), path, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -288,14 +289,7 @@ func TestOpenSubManifest(t *testing.T) {
 	if _, err := OpenSubManifest(p, bad); !errors.As(err, &me) || me.What != "size" {
 		t.Errorf("wrong size: %v", err)
 	}
-	// Zip bomb: verified compressed bytes that expand beyond the limit.
-	bombData := spaceBomb(t)
-	bomb := filepath.Join(dir, "bomb.gz")
-	os.WriteFile(bomb, bombData, 0o644)
-	be := entryFor(t, "bomb.gz", bombData, BLAKE2B)
-	if _, err := OpenSubManifest(bomb, be); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("bomb: %v", err)
-	}
+	// Zip bombs: TestDecompressionBombs, TestManifestSizeBombFullSize.
 	// Unsupported compression suffix.
 	lz := filepath.Join(dir, "Manifest.lz4")
 	os.WriteFile(lz, comp, 0o644)
@@ -311,12 +305,76 @@ func TestParseFileCompressed(t *testing.T) {
 	if err != nil || len(m.Entries) != 22 {
 		t.Fatalf("%v", err)
 	}
-	// Whitespace bomb: bounded by MaxManifestSize (also covered by
-	// TestOpenSubManifest; 256 MiB through the parser is slow under -race).
-	if raceEnabled {
-		return
+}
+
+// TestDecompressionBombs: a compressed Manifest that expands past the size
+// limit is "too large", in every compression GLEP 74 allows, through both
+// ParseFile's path and OpenSubManifest's (after its hash check). Each bomb
+// in testdata/bombs expands to 64 MiB of valid whitespace-only lines, made
+// by:
+//
+//	python3 -c "import sys; sys.stdout.buffer.write((b' '*60000+b'\n')*1119)" >spaces
+//	gzip -9 -n -c spaces >spaces.gz; bzip2 -9 -c spaces >spaces.bz2
+//	xz --lzma2=preset=9,dict=1MiB -c spaces >spaces.xz; zstd -19 --zstd=wlog=20 -c spaces >spaces.zst
+//	xz --format=lzma --lzma1=preset=9,dict=1MiB -c spaces >spaces.lzma
+//
+// The limit is 1 MiB here, a parameter of the same code that bounds real
+// Manifests by MaxManifestSize, so the test is quick under -race; the
+// decoders stream, so only about the limit is ever decompressed.
+func TestDecompressionBombs(t *testing.T) {
+	const limit = 1 << 20
+	for _, ext := range []string{".gz", ".bz2", ".xz", ".lzma", ".zst"} {
+		t.Run(ext, func(t *testing.T) {
+			path := filepath.Join("testdata", "bombs", "spaces"+ext)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = parseMaybeCompressed(bytes.NewReader(data), "Manifest"+ext, limit)
+			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "limit 1048576 bytes") {
+				t.Errorf("parse: %v, want ErrTooLarge at the 1 MiB limit", err)
+			}
+			e := entryFor(t, "Manifest"+ext, data, BLAKE2B)
+			e.Tag = TagMANIFEST
+			if _, err := openSubManifest(path, e, limit); !errors.Is(err, ErrTooLarge) {
+				t.Errorf("sub-Manifest: %v, want ErrTooLarge", err)
+			}
+		})
 	}
-	if _, err := ParseFile(writeTemp(t, "Manifest.gz", spaceBomb(t))); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("bomb: %v", err)
+}
+
+// TestManifestSizeBombFullSize is TestDecompressionBombs at the real
+// MaxManifestSize (256 MiB through the parser). It takes about 50 s under
+// -race, where TestDecompressionBombs covers the same code at a 1 MiB limit.
+func TestManifestSizeBombFullSize(t *testing.T) {
+	if raceEnabled {
+		t.Skip("256 MiB through the parser takes about 50 s under -race; TestDecompressionBombs runs the bound at 1 MiB")
+	}
+	bombData := spaceBomb(t)
+	if _, err := ParseFile(writeTemp(t, "Manifest.gz", bombData)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("ParseFile: %v", err)
+	}
+	bomb := writeTemp(t, "bomb.gz", bombData)
+	if _, err := OpenSubManifest(bomb, entryFor(t, "bomb.gz", bombData, BLAKE2B)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("OpenSubManifest: %v", err)
+	}
+}
+
+// TestLZMAHugeDictionaryRefused: a .lzma header asking for a 2 GiB
+// dictionary (which the decoder would allocate before reading any data)
+// is refused up front; one at MaxLZMADict is accepted.
+func TestLZMAHugeDictionaryRefused(t *testing.T) {
+	header := func(dict uint32) []byte {
+		h := []byte{0x5d, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff} // lc=3 lp=0 pb=2, unknown size
+		binary.LittleEndian.PutUint32(h[1:], dict)
+		return append(h, make([]byte, 64)...)
+	}
+	_, err := ParseFile(writeTemp(t, "Manifest.lzma", header(1<<31-1)))
+	if err == nil || !strings.Contains(err.Error(), "dictionary capacity") {
+		t.Errorf("2 GiB dictionary: %v, want it refused for its dictionary size", err)
+	}
+	_, err = ParseFile(writeTemp(t, "Manifest.lzma", header(MaxLZMADict)))
+	if err != nil && strings.Contains(err.Error(), "dictionary capacity") {
+		t.Errorf("dictionary of MaxLZMADict refused: %v", err)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-
-	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // committer makes files Final in batches (group commit). The finalize workers verify files in
@@ -129,23 +127,41 @@ type fsGroup struct {
 
 // commit runs one batch through the steps described at committer and finishes every item's job.
 func (c *committer) commit(batch []commitItem) {
-	s := c.s
 	c.batches.Add(1)
 	failed := make([]error, len(batch))
+	groups, slow := c.groupByFS(batch, failed)
+	c.placeBatch(batch, groups, slow, failed)
+	recs := c.record(batch, failed)
+	for i, it := range batch { // 5. Memory and events.
+		if err := failed[i]; err != nil {
+			c.s.log.Error("place file", "file", it.t.path(it.f.index), "final", it.t.finalPath(it.f), "err", err)
+			it.t.notPlaced(it.f, err)
+		} else {
+			it.t.finalized(it.f, recs[i])
+		}
+		it.t.finishJob(it.f)
+	}
+}
 
+// groupByFS creates the final directories of the batch's files to be placed and groups those
+// files by filesystem: a group's staging and final directories are on one device, so one
+// SyncFS covers it. Files whose directories are on different devices, or whose device is
+// unknown, are returned in slow, to be placed file by file.
+func (c *committer) groupByFS(batch []commitItem, failed []error) (map[uint64]*fsGroup, []int) {
+	fsys := c.s.o.FS
 	devs := make(map[string]uint64)
 	devOf := func(dir string) (uint64, error) {
 		if d, ok := devs[dir]; ok {
 			return d, nil
 		}
-		d, err := deviceOf(dir)
+		d, err := fsys.Device(dir)
 		if err == nil {
 			devs[dir] = d
 		}
 		return d, err
 	}
 	groups := make(map[uint64]*fsGroup)
-	var slow []int // placed file by file: staging and final path on different filesystems
+	var slow []int
 	for i, it := range batch {
 		if !it.place {
 			continue
@@ -168,17 +184,22 @@ func (c *committer) commit(batch []commitItem) {
 		}
 		g.items = append(g.items, i)
 	}
+	return groups, slow
+}
 
-	// 1. Staged data durable.
+// placeBatch runs steps 1 to 3: staged data durable (one SyncFS per group, or an fsync per file
+// if it fails), each file renamed into place, directory entries durable. The slow files are
+// placed one by one (place).
+func (c *committer) placeBatch(batch []commitItem, groups map[uint64]*fsGroup, slow []int, failed []error) {
+	fsys := c.s.o.FS
 	for _, g := range groups {
-		if err := syncFS(g.path); err != nil {
-			s.log.Warn("syncfs failed; syncing staged files one by one", "err", err)
+		if err := fsys.SyncFS(g.path); err != nil {
+			c.s.log.Warn("syncfs failed; syncing staged files one by one", "err", err)
 			for _, i := range g.items {
-				failed[i] = fsyncFile(batch[i].t.staging(batch[i].f))
+				failed[i] = fsys.SyncFile(batch[i].t.staging(batch[i].f))
 			}
 		}
 	}
-	// 2. Into place.
 	for _, g := range groups {
 		for _, i := range g.items {
 			if failed[i] == nil {
@@ -189,14 +210,18 @@ func (c *committer) commit(batch []commitItem) {
 	for _, i := range slow {
 		failed[i] = batch[i].t.place(batch[i].f)
 	}
-	// 3. Directory entries durable.
 	for _, g := range groups {
 		c.syncDirs(batch, g, failed)
 	}
+}
 
-	// 4. One transaction for the records.
+// record runs step 4: one state db transaction records every file in place Final, and returns
+// the records. A file whose record cannot be written fails: it is in place, verified, but the
+// db does not say so (the next open finds it there, verifies it and adopts it).
+func (c *committer) record(batch []commitItem, failed []error) []fileRecord {
 	recs := make([]fileRecord, len(batch))
 	ws := make([]fileWrite, 0, len(batch))
+	written := make([]int, 0, len(batch))
 	for i, it := range batch {
 		if failed[i] != nil {
 			continue
@@ -212,21 +237,15 @@ func (c *committer) commit(batch []commitItem) {
 			continue // recorded already, unchanged
 		}
 		ws = append(ws, fileWrite{ih: it.t.ih, index: it.f.index, rec: &recs[i]})
+		written = append(written, i)
 	}
-	if err := s.db.setFiles(ws); err != nil {
-		s.log.Error("persist final", "files", len(ws), "err", err)
-	}
-
-	// 5. Memory and events.
-	for i, it := range batch {
-		if err := failed[i]; err != nil {
-			s.log.Error("place file", "file", it.t.path(it.f.index), "final", it.t.finalPath(it.f), "err", err)
-			it.t.unverified(it.f, err)
-		} else {
-			it.t.finalized(it.f, recs[i])
+	if err := c.s.db.setFiles(ws); err != nil {
+		err = fmt.Errorf("%w: %w", ErrNotRecorded, err)
+		for _, i := range written {
+			failed[i] = err
 		}
-		it.t.finishJob(it.f)
 	}
+	return recs
 }
 
 // syncDirs makes the directory entries of g's renamed files durable: one syncfs, or an fsync
@@ -239,7 +258,7 @@ func (c *committer) syncDirs(batch []commitItem, g *fsGroup, failed []error) {
 	if !renamed {
 		return
 	}
-	err := syncFS(g.path)
+	err := c.s.o.FS.SyncFS(g.path)
 	if err == nil {
 		return
 	}
@@ -252,7 +271,7 @@ func (c *committer) syncDirs(batch []commitItem, g *fsGroup, failed []error) {
 		dir := filepath.Dir(batch[i].t.finalPath(batch[i].f))
 		derr, done := dirErr[dir]
 		if !done {
-			derr = layout.SyncDir(dir)
+			derr = c.s.o.FS.SyncDir(dir)
 			dirErr[dir] = derr
 		}
 		failed[i] = derr

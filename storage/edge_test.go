@@ -80,24 +80,46 @@ func TestNoAuthorityStaysStaged(t *testing.T) {
 	}
 }
 
+// TestHostilePathsRefused: a torrent whose file path could leave the store or hide in it
+// ("..", absolute, NUL, backslash, empty, ".") is refused for that path component, with nothing
+// written; names that merely contain dots ("..x", "a..b") are accepted.
 func TestHostilePathsRefused(t *testing.T) {
 	dir := t.TempDir()
 	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}})
 	defer st.Close()
-	for _, path := range [][]string{
-		{"..", "evil"}, {"a", "..", "..", "evil"}, {"/etc/passwd"}, {"a\x00b"}, {"a\\..\\b"}, {""}, {"."},
-	} {
+	open := func(i int, path []string) error {
 		files := []tfile{{"ok.tar.gz", []byte("hello")}, {"x", []byte("evil bytes")}}
 		info, _ := buildInfo(t, "distfiles", files, testPieceLen)
 		info.Files[len(info.Files)-1].Path = path
 		var ih metainfo.Hash
-		ih[0] = 1
-		if _, err := st.OpenTorrent(context.Background(), info, ih); err == nil {
-			t.Errorf("path %q accepted", path)
+		ih[0], ih[1] = 1, byte(i)
+		_, err := st.OpenTorrent(context.Background(), info, ih)
+		return err
+	}
+	for i, c := range []struct {
+		path []string
+		why  string
+	}{
+		{[]string{"..", "evil"}, `bad path component ".."`},
+		{[]string{"a", "..", "..", "evil"}, `bad path component ".."`},
+		{[]string{"/etc/passwd"}, `bad character in path component "/etc/passwd"`},
+		{[]string{"a\x00b"}, `bad character in path component "a\x00b"`},
+		{[]string{"a\\..\\b"}, `bad character in path component "a\\..\\b"`},
+		{[]string{""}, `bad path component ""`},
+		{[]string{"."}, `bad path component "."`},
+	} {
+		err := open(i, c.path)
+		if err == nil || !strings.Contains(err.Error(), "file 2: "+c.why) {
+			t.Errorf("path %q: %v, want it refused: %s", c.path, err, c.why)
 		}
 	}
 	if got := listFiles(t, dir); len(got) != 0 {
 		t.Errorf("files written: %v", got)
+	}
+	for i, path := range [][]string{{"..x"}, {"a..b"}, {"sub", ".hidden-ok"}, {"x.tar.gz"}} {
+		if err := open(100+i, path); err != nil {
+			t.Errorf("benign path %q refused: %v", path, err)
+		}
 	}
 }
 

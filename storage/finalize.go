@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // Phase is where a file is in its life cycle.
@@ -63,7 +61,7 @@ type EventKind int
 const (
 	EventFinal      EventKind = iota // placed at (or adopted from) its final path
 	EventRejected                    // the Verifier rejected it; it was quarantined
-	EventUnverified                  // no authority; it stays staged
+	EventUnverified                  // no authority, or not placed or recorded (Err says why); Path says where it is
 	EventDamaged                     // a final file lost data; it is fetched again
 )
 
@@ -251,7 +249,8 @@ func createEmpty(p string) error {
 // entry durable, with an fsync each: the committer's way for a file whose staging and final
 // paths are on different filesystems.
 func (t *torrentStore) place(f *fileEntry) error {
-	if err := fsyncFile(t.staging(f)); err != nil {
+	fsys := t.s.o.FS
+	if err := fsys.SyncFile(t.staging(f)); err != nil {
 		return err
 	}
 	dir := filepath.Dir(t.finalPath(f))
@@ -261,7 +260,7 @@ func (t *torrentStore) place(f *fileEntry) error {
 	if err := t.moveToFinal(f); err != nil {
 		return err
 	}
-	return layout.SyncDir(dir)
+	return fsys.SyncDir(dir)
 }
 
 // moveToFinal renames the staged file to its final path (copies it across filesystems); readers
@@ -271,9 +270,12 @@ func (t *torrentStore) moveToFinal(f *fileEntry) error {
 	f.io.Lock()
 	t.s.files.forget(staging)
 	t.s.files.forget(t.finalPath(f))
-	err := os.Rename(staging, t.finalPath(f))
+	fsys := t.s.o.FS
+	err := fsys.Rename(staging, t.finalPath(f))
 	if errors.Is(err, syscall.EXDEV) {
-		err = copyAcross(staging, t.finalPath(f))
+		if err = copyAcross(fsys, staging, t.finalPath(f)); err != nil {
+			err = fmt.Errorf("copy across filesystems: %w", err)
+		}
 	}
 	if err == nil {
 		f.cur = locFinal
@@ -286,8 +288,9 @@ func (t *torrentStore) moveToFinal(f *fileEntry) error {
 }
 
 // copyAcross copies src to dst on another filesystem: copy to a temporary name next to dst,
-// fsync, rename over dst, then remove src.
-func copyAcross(src, dst string) error {
+// fsync, rename over dst, make the directory entry durable, then remove src. On any failure
+// src is left as it was and the temporary copy is removed.
+func copyAcross(fsys FileSystem, src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -299,32 +302,23 @@ func copyAcross(src, dst string) error {
 		return err
 	}
 	_, err = io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, dst)
+		err = fsys.SyncFile(tmp)
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, dst)
+	}
+	if err == nil {
+		err = fsys.SyncDir(filepath.Dir(dst))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
 	return os.Remove(src)
-}
-
-func fsyncFile(p string) error {
-	fh, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("fsync: %w", err)
-	}
-	defer fh.Close()
-	if err := fh.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", p, err)
-	}
-	return nil
 }
 
 // finalized sets f Final in memory, as recorded in rec (by the committer), and emits EventFinal.
@@ -337,6 +331,28 @@ func (t *torrentStore) finalized(f *fileEntry, rec fileRecord) {
 	f.size, f.mtime = rec.Size, rec.ModTime
 	t.mu.Unlock()
 	t.s.emit(Event{Kind: EventFinal, File: t.ref(f), Path: rec.FinalPath})
+}
+
+// ErrNotRecorded means a verified file was placed at its final path but the state db could not
+// record it Final (a failing or full disk). The file stays there, reported Unverified with this
+// error; a retry records it, and the next open finds it there, verifies it and adopts it.
+var ErrNotRecorded = errors.New("placed, but the state db could not record it")
+
+// notPlaced handles a file the committer failed on. A file still staged is Unverified
+// (unverified). A file placed but not recorded (ErrNotRecorded) stays at its final path,
+// Unverified and preplaced: a retry only records it.
+func (t *torrentStore) notPlaced(f *fileEntry, why error) {
+	f.io.RLock()
+	placed := f.cur == locFinal
+	f.io.RUnlock()
+	if !placed || !errors.Is(why, ErrNotRecorded) {
+		t.unverified(f, why)
+		return
+	}
+	t.mu.Lock()
+	f.phase, f.err, f.preplaced = PhaseUnverified, why, true
+	t.mu.Unlock()
+	t.s.emit(Event{Kind: EventUnverified, File: t.ref(f), Path: t.finalPath(f), Err: why})
 }
 
 // unverified leaves the file staged and records why.

@@ -39,7 +39,7 @@ func residentKB(t *testing.T, path string) int {
 // the resident set, and the data still reads back right afterwards.
 func TestStateDBDropsResidentPages(t *testing.T) {
 	path := t.TempDir() + "/state.db"
-	db, err := openStateDB(path, slog.New(slog.DiscardHandler))
+	db, err := openStateDB(path, OSFileSystem{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,10 @@ func TestRestartNoRehash(t *testing.T) {
 	if err := st.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // let the reconcile scan run
+	st.mu.Lock()
+	ts := st.torrents[tor.InfoHash()]
+	st.mu.Unlock()
+	ts.jobs.Wait() // the reconcile scan
 	if h := bytesHashed(tor); h != 0 {
 		t.Errorf("restart rehashed %d bytes", h)
 	}

@@ -109,7 +109,7 @@ var ErrLocked = errors.New("store in use by another distswarm process")
 // openStateDB opens (creating if needed) the state db at path. The store's
 // lock file is taken first, so the damage check of openStateFile (which may
 // move a db aside) never runs while another process has the db open.
-func openStateDB(path string, log *slog.Logger) (*stateDB, error) {
+func openStateDB(path string, fsys FileSystem, log *slog.Logger) (*stateDB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return nil, fmt.Errorf("state db dir: %w", err)
 	}
@@ -117,7 +117,7 @@ func openStateDB(path string, log *slog.Logger) (*stateDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openStateFile(path, log)
+	db, err := openStateFile(path, fsys, log)
 	if err != nil {
 		_ = lock.Close()
 		return nil, err

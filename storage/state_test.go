@@ -34,7 +34,7 @@ func committedBits(t *testing.T, s *stateDB, ih metainfo.Hash) map[int]bool {
 // and on Close.
 func TestPieceBitsQueued(t *testing.T) {
 	path := t.TempDir() + "/state.db"
-	s, err := openStateDB(path, slog.New(slog.DiscardHandler))
+	s, err := openStateDB(path, OSFileSystem{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPieceBitsQueued(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openStateDB(path, slog.New(slog.DiscardHandler))
+	s, err = openStateDB(path, OSFileSystem{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

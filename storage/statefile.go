@@ -13,8 +13,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/distswarm/distswarm/storage/layout"
 )
 
 // The state db file is checked before bbolt maps it. bbolt reads its pages through a mapping of
@@ -107,7 +105,7 @@ func checkBoltFile(path string) error {
 // openStateFile opens the state db at path. A file that checkBoltFile refuses is renamed to
 // path.broken-<time> with a warning and replaced by a new, empty db; a new db is created complete
 // under a temporary name first (createStateDB).
-func openStateFile(path string, log *slog.Logger) (*bolt.DB, error) {
+func openStateFile(path string, fsys FileSystem, log *slog.Logger) (*bolt.DB, error) {
 	if err := checkBoltFile(path); err != nil {
 		aside := fmt.Sprintf("%s.broken-%s", path, time.Now().UTC().Format("20060102T150405.000000000"))
 		if rerr := os.Rename(path, aside); rerr != nil {
@@ -117,11 +115,11 @@ func openStateFile(path string, log *slog.Logger) (*bolt.DB, error) {
 			"path", path, "moved_to", aside, "err", err)
 	}
 	if st, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || (err == nil && st.Size() == 0) {
-		if err := createStateDB(path); err != nil {
+		if err := createStateDB(path, fsys); err != nil {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(path, 0o666, &bolt.Options{Timeout: lockWait})
+	db, err := bolt.Open(path, 0o666, &bolt.Options{Timeout: lockWait, OpenFile: fsys.OpenDB})
 	if errors.Is(err, bolt.ErrTimeout) { // a distswarm that predates the lock file
 		return nil, fmt.Errorf("open state db %s: %w", path, ErrLocked)
 	}
@@ -133,7 +131,7 @@ func openStateFile(path string, log *slog.Logger) (*bolt.DB, error) {
 
 // createStateDB creates an empty bbolt db at path.tmp, syncs it and renames it to path, so that
 // path is either absent or complete. A failure (ENOSPC) removes the temporary file.
-func createStateDB(path string) (err error) {
+func createStateDB(path string, fsys FileSystem) (err error) {
 	tmp := path + ".tmp"
 	_ = os.Remove(tmp) // left by a crash during an earlier creation
 	defer func() {
@@ -142,7 +140,7 @@ func createStateDB(path string) (err error) {
 			err = fmt.Errorf("create state db %s: %w", path, err)
 		}
 	}()
-	db, err := bolt.Open(tmp, 0o666, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(tmp, 0o666, &bolt.Options{Timeout: 5 * time.Second, OpenFile: fsys.OpenDB})
 	if err != nil {
 		return err
 	}
@@ -159,11 +157,11 @@ func createStateDB(path string) (err error) {
 	if err := checkBoltFile(tmp); err != nil {
 		return err
 	}
-	if err := fsyncFile(tmp); err != nil {
+	if err := fsys.SyncFile(tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return err
 	}
-	return layout.SyncDir(filepath.Dir(path))
+	return fsys.SyncDir(filepath.Dir(path))
 }

@@ -79,6 +79,9 @@ type Options struct {
 	// SeedRoots are extra absolute directories (besides Dir) under which FinalPath results are
 	// accepted, e.g. a flat distdir seeded in place.
 	SeedRoots []string
+	// FS is the filesystem the store makes files durable, places them and keeps its state db
+	// with; nil means OSFileSystem.
+	FS FileSystem
 }
 
 // Store is an anacrolix storage.ClientImplCloser backed by real named files with a
@@ -150,6 +153,9 @@ func Open(o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.FS == nil {
+		o.FS = OSFileSystem{}
+	}
 	s := &Store{
 		o:          o,
 		dir:        dir,
@@ -169,7 +175,7 @@ func Open(o Options) (*Store, error) {
 		s.roots = append(s.roots, filepath.Clean(r))
 	}
 	s.cond = sync.NewCond(&s.mu)
-	s.db, err = openStateDB(s.tree.StateDB(), s.log)
+	s.db, err = openStateDB(s.tree.StateDB(), o.FS, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}

@@ -140,9 +140,15 @@ func TestRejectQuarantinePersists(t *testing.T) {
 		t.Errorf("state %+v, want Rejected", s)
 	}
 	checkFinalTree(t, dir, files)
-	time.Sleep(200 * time.Millisecond) // a re-fetch would show up as a second verify call
-	if c := v.calls["e.patch"]; c != 1 {
-		t.Errorf("rejected file verified %d times", c)
+	// Not fetched again: the client was told not to want it (a re-fetch would be verified again).
+	if p := tor.Files()[idx].Priority(); p != torrent.PiecePriorityNone {
+		t.Errorf("rejected file still wanted by the client: priority %v", p)
+	}
+	v.mu.Lock()
+	calls := v.calls["e.patch"]
+	v.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("rejected file verified %d times", calls)
 	}
 	cl.Close()
 	st.Close()

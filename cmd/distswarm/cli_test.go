@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distswarm/distswarm/internal/testbin"
 	"golang.org/x/crypto/blake2b"
 )
 
@@ -28,9 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	binary = filepath.Join(dir, "distswarm")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build distswarm: %v\n%s", err, out)
+	if err := testbin.Build(".", ".", binary, testbin.SuiteCLI); err != nil {
+		fmt.Fprintf(os.Stderr, "build distswarm: %v\n", err)
 		os.Exit(2)
 	}
 	code := m.Run()
@@ -64,7 +64,7 @@ func runCLI(t *testing.T, stdin string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("run %v: %v", args, err)
 	}
-	if strings.Contains(e.String(), "goroutine ") || strings.Contains(e.String(), "panic:") {
+	if strings.Contains(e.String(), "goroutine ") || strings.Contains(e.String(), "panic:") || strings.Contains(e.String(), testbin.RaceReport) {
 		t.Fatalf("distswarm %v crashed:\n%s", args, e.String())
 	}
 	return result{code, o.String(), e.String()}
@@ -326,5 +326,17 @@ func TestSeedFromMissingDirIsUsageError(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, from) {
 			t.Errorf("seed --from %s: exit %d stderr %q, want exit 2 naming it", from, r.code, r.stderr)
 		}
+	}
+}
+
+// TestBinaryRaceBuild: the binary under test has the race detector exactly
+// when DISTSWARM_RACE asks for it for the CLI tests (testbin).
+func TestBinaryRaceBuild(t *testing.T) {
+	out, err := exec.Command("go", "version", "-m", binary).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m: %v\n%s", err, out)
+	}
+	if got, want := strings.Contains(string(out), "-race=true"), testbin.Race(testbin.SuiteCLI); got != want {
+		t.Errorf("binary built with -race: %v, want %v (%s=%q)", got, want, testbin.RaceEnv, os.Getenv(testbin.RaceEnv))
 	}
 }

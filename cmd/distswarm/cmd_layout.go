@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -190,6 +192,12 @@ rename(2), so a crash at any point leaves every file findable, and writes the
 directory's layout.conf. Running it again does nothing. With --hardlink the
 flat names are kept as hard links during a transition.
 
+Portage reads its own DISTDIR flat (DISTDIR/NAME): it would not find moved
+files and would download them again. Migrating Portage's DISTDIR (the one its
+make.conf sets under PORTAGE_CONFIGROOT, else /var/cache/distfiles) is
+therefore refused unless --hardlink keeps the flat names (no extra space) or
+--nest-portage-distdir says to nest it anyway; --dry-run only warns.
+
 Examples:
    distswarm layout migrate --distdir /var/cache/distfiles --dry-run
    distswarm layout migrate --distdir /var/cache/distfiles --hardlink`,
@@ -198,6 +206,7 @@ Examples:
 			&cli.StringFlag{Name: "spec", Usage: "target layout spec (default: the directory's layout.conf, else " + layout.DefaultSpec + ")"},
 			&cli.BoolFlag{Name: "hardlink", Usage: "link instead of move, keeping the flat names working"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be done and change nothing"},
+			&cli.BoolFlag{Name: "nest-portage-distdir", Usage: "migrate Portage's own DISTDIR without --hardlink even so (Portage reads it flat)"},
 		},
 		Action: runLayoutMigrate,
 	}
@@ -211,6 +220,9 @@ func runLayoutMigrate(c *cli.Context) error {
 			return usageErr("layout migrate: %v", err)
 		}
 		opts.Target = l
+	}
+	if err := checkPortageDistdir(c, opts); err != nil {
+		return err
 	}
 	var prog *progress
 	opts.Progress = func(done, total int) {
@@ -241,4 +253,80 @@ func runLayoutMigrate(c *cli.Context) error {
 		return silentFailure(exitFailed)
 	}
 	return nil
+}
+
+// checkPortageDistdir refuses to nest Portage's own DISTDIR, which Portage
+// reads flat, unless the flat names stay (--hardlink), the target is flat
+// or --nest-portage-distdir says so; a dry run only warns.
+func checkPortageDistdir(c *cli.Context, opts layout.MigrateOptions) error {
+	dir := c.String("distdir")
+	if opts.Hardlink || c.Bool("nest-portage-distdir") || (opts.Target != nil && opts.Target.String() == layout.KindFlat) {
+		return nil
+	}
+	portage, where := portageDistdir()
+	if !sameDir(dir, portage) {
+		return nil
+	}
+	msg := fmt.Sprintf("%s is Portage's DISTDIR (%s), which Portage reads flat: it would not find the moved files "+
+		"and would download each one again. Add --hardlink to keep the flat names too (hard links, no extra space), "+
+		"or --nest-portage-distdir if Portage no longer uses it", dir, where)
+	if opts.DryRun {
+		fmt.Fprintln(c.App.ErrWriter, "warning: "+msg)
+		return nil
+	}
+	return usageErr("layout migrate: %s", msg)
+}
+
+// portageDistdir returns Portage's DISTDIR as its make.conf sets it
+// (PORTAGE_CONFIGROOT/etc/portage/make.conf, a file or a directory of
+// files; the last plain assignment wins), else Portage's default, and
+// where it comes from.
+func portageDistdir() (dir, where string) {
+	root := os.Getenv("PORTAGE_CONFIGROOT")
+	if root == "" {
+		root = "/"
+	}
+	conf := filepath.Join(root, "etc", "portage", "make.conf")
+	files := []string{conf}
+	if entries, err := os.ReadDir(conf); err == nil {
+		files = files[:0]
+		for _, e := range entries {
+			files = append(files, filepath.Join(conf, e.Name()))
+		}
+	}
+	dir, where = defaultDistdir, "Portage's default"
+	for _, f := range files {
+		if v := makeConfValue(f, "DISTDIR"); v != "" {
+			dir, where = v, "set in "+f
+		}
+	}
+	return dir, where
+}
+
+// makeConfValue returns the value of the last plain KEY=value assignment in
+// the make.conf file f (quotes removed), or "" if there is none. Values
+// that refer to other variables are not expanded.
+func makeConfValue(f, key string) string {
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return ""
+	}
+	val := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "export "))
+		if v, ok := strings.CutPrefix(line, key+"="); ok {
+			val = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return val
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }

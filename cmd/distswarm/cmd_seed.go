@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,9 +31,12 @@ fast because the store remembers what it verified.
 With --from DIR and no COLLECTION, a collection is created from DIR first
 (written to --out, default DIR/../<name>.torrent) and seeded in one step.
 
-Prints the listening port, then peers and upload rate every few seconds,
-and a last status line on exit (SIGINT/SIGTERM) with the total uploaded
-payload in bytes.
+Prints the listening port, then a status line (pieces, peers, upload rate)
+whenever it changed, and a last status line on exit (SIGINT/SIGTERM) with the
+total uploaded payload in bytes. With --json, standard output holds one JSON
+object per line instead, for each of these (the "event" field: ready,
+checking, status, stopped; magnet and daemon as below); warnings stay on
+standard error.
 
 Memory: the seeder keeps a soft Go memory limit just above its live heap,
 so RSS stays close to what it uses at the cost of more frequent garbage
@@ -46,6 +50,7 @@ Examples:
 			&cli.StringFlag{Name: "out", Usage: "with --from and no COLLECTION: where to write the created collection"},
 			&cli.StringSliceFlag{Name: "tracker", Usage: "with --from: announce URL for the created collection (repeatable)"},
 			&cli.StringSliceFlag{Name: "webseed", Usage: "with --from: webseed for the created collection (repeatable)"},
+			&cli.BoolFlag{Name: "json", Usage: "one JSON object per line on standard output for each status change, for scripts"},
 		),
 		Action: runSeed,
 	}
@@ -92,7 +97,11 @@ func runSeed(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "created %s in %s\n", out, time.Since(started).Round(time.Millisecond))
 		for _, m := range coll.Magnets() {
-			fmt.Fprintf(c.App.Writer, "magnet %s\n", m)
+			if c.Bool("json") {
+				writeSeedEvent(c.App.Writer, seedEvent{Event: "magnet", URI: m})
+			} else {
+				fmt.Fprintf(c.App.Writer, "magnet %s\n", m)
+			}
 		}
 		colls = append(colls, coll)
 	}
@@ -108,7 +117,10 @@ func seedInProcess(ctx context.Context, c *cli.Context, store *swarm.Store, coll
 	started := time.Now()
 	releaseManifests(store, colls)
 	var ctl *control.Server
-	rep := &seedReporter{w: c.App.ErrWriter, from: from != "", lastAt: time.Now(), bar: isTerminal(c.App.ErrWriter)}
+	rep := &seedReporter{w: c.App.ErrWriter, from: from != "", lastAt: time.Now(), bar: isTerminal(c.App.ErrWriter) && !c.Bool("json")}
+	if c.Bool("json") {
+		rep.json = c.App.Writer
+	}
 	err := swarm.Seed(ctx, swarm.SeedOptions{
 		Store:       store,
 		Collections: colls,
@@ -116,10 +128,7 @@ func seedInProcess(ctx context.Context, c *cli.Context, store *swarm.Store, coll
 		Peers:       c.StringSlice("peer"),
 		Client:      clientOptions(c),
 		Logger:      logger(c),
-		Ready: func(port int) {
-			rep.checked()
-			fmt.Fprintf(c.App.Writer, "seeding on port %d (ready in %s)\n", port, time.Since(started).Round(time.Millisecond))
-		},
+		Ready:       func(port int) { rep.ready(c.App.Writer, port, time.Since(started)) },
 		// While it runs, the seeder owns the store: fetches and Portage
 		// mode on the same store talk to it instead of waiting.
 		OnNode:   func(n *swarm.Node) { ctl = serveControl(c, n, store) },
@@ -160,6 +169,10 @@ func seedViaDaemon(ctx context.Context, c *cli.Context, store *swarm.Store, coll
 	if err != nil {
 		return true, failedErr("seed: %v", err)
 	}
+	if c.Bool("json") {
+		writeSeedEvent(c.App.Writer, seedEvent{Event: "daemon", Store: store.Root, Port: resp.Port, Torrents: &resp.Torrents})
+		return true, nil
+	}
 	fmt.Fprintf(c.App.Writer, "seeding through the distswarm daemon on %s (port %d, %d torrent(s)); it keeps seeding after this command exits\n", store.Root, resp.Port, resp.Torrents)
 	return true, nil
 }
@@ -195,9 +208,10 @@ func releaseManifests(store *swarm.Store, colls []*collection.Collection) {
 // while idle. The first one warns when the store holds only part of the
 // collections.
 type seedReporter struct {
-	w       io.Writer
-	from    bool // --from given
-	bar     bool // draw a progress bar for the first check (a terminal)
+	w       io.Writer // status text and warnings
+	json    io.Writer // with --json: the events, one JSON object a line
+	from    bool      // --from given
+	bar     bool      // draw a progress bar for the first check (a terminal)
 	prog    *progress
 	lastChk time.Time
 	last    swarm.SeedStatus
@@ -219,6 +233,17 @@ func (r *seedReporter) report(s swarm.SeedStatus, final bool) {
 	}
 	now := time.Now()
 	rate := float64(s.BytesUploaded-r.last.BytesUploaded) / now.Sub(r.lastAt).Seconds()
+	r.last, r.lastAt, r.printed = s, now, true
+	if r.json != nil {
+		perSec := int64(rate)
+		ev := seedEvent{Event: "status", Torrents: &s.Torrents, PiecesComplete: &s.PiecesComplete, Pieces: &s.Pieces,
+			Peers: &s.Peers, BytesUploaded: &s.BytesUploaded, UploadRate: &perSec}
+		if final {
+			ev.Event = "stopped"
+		}
+		writeSeedEvent(r.json, ev)
+		return
+	}
 	prefix := ""
 	if final {
 		prefix = "stopped: "
@@ -226,7 +251,39 @@ func (r *seedReporter) report(s swarm.SeedStatus, final bool) {
 	fmt.Fprintf(r.w, "%s%d torrent(s), %d/%d pieces, %d peers, uploaded %s (%s/s), %d bytes\n",
 		prefix, s.Torrents, s.PiecesComplete, s.Pieces, s.Peers,
 		humanize.IBytes(uint64(s.BytesUploaded)), humanize.IBytes(uint64(rate)), s.BytesUploaded)
-	r.last, r.lastAt, r.printed = s, now, true
+}
+
+// ready reports that the seeder listens on port, started took ago: the
+// line the README and scripts look for, or a "ready" event.
+func (r *seedReporter) ready(w io.Writer, port int, took time.Duration) {
+	r.checked()
+	if r.json != nil {
+		writeSeedEvent(r.json, seedEvent{Event: "ready", Port: port, ReadyMS: took.Milliseconds()})
+		return
+	}
+	fmt.Fprintf(w, "seeding on port %d (ready in %s)\n", port, took.Round(time.Millisecond))
+}
+
+// seedEvent is one line of seed --json. Counts that may be zero are
+// pointers, so that a status event always has them.
+type seedEvent struct {
+	Event          string `json:"event"` // ready, checking, status, stopped, magnet, daemon
+	Port           int    `json:"port,omitempty"`
+	ReadyMS        int64  `json:"ready_ms,omitempty"`
+	URI            string `json:"uri,omitempty"`
+	Store          string `json:"store,omitempty"`
+	Torrents       *int   `json:"torrents,omitempty"`
+	Checked        *int   `json:"checked,omitempty"`
+	PiecesComplete *int   `json:"pieces_complete,omitempty"`
+	Pieces         *int   `json:"pieces,omitempty"`
+	Peers          *int   `json:"peers,omitempty"`
+	BytesUploaded  *int64 `json:"bytes_uploaded,omitempty"`
+	UploadRate     *int64 `json:"upload_rate,omitempty"`
+}
+
+// writeSeedEvent writes ev as one line of JSON.
+func writeSeedEvent(w io.Writer, ev seedEvent) {
+	_ = json.NewEncoder(w).Encode(ev)
 }
 
 // checking reports the first check of the files: a progress bar on a
@@ -240,8 +297,12 @@ func (r *seedReporter) checking(checked, pieces int) {
 		return
 	}
 	if now := time.Now(); now.Sub(r.lastChk) >= 10*time.Second {
-		fmt.Fprintf(r.w, "checking the files found: %d/%d pieces\n", checked, pieces)
 		r.lastChk = now
+		if r.json != nil {
+			writeSeedEvent(r.json, seedEvent{Event: "checking", Checked: &checked, Pieces: &pieces})
+			return
+		}
+		fmt.Fprintf(r.w, "checking the files found: %d/%d pieces\n", checked, pieces)
 	}
 }
 

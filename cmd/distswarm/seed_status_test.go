@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,42 @@ func TestSeedReporterChecking(t *testing.T) {
 	r.checked()
 	if got := strings.TrimSpace(out.String()); got != "checking the files found: 10/100 pieces" {
 		t.Errorf("progress lines: %q", got)
+	}
+}
+
+// With --json the status lines are JSON objects, one a line, written only
+// when something changed and once at exit; warnings stay text on w.
+func TestSeedReporterJSON(t *testing.T) {
+	var text, js bytes.Buffer
+	r := &seedReporter{w: &text, json: &js, lastAt: time.Now()}
+	idle := swarm.SeedStatus{Torrents: 1, PiecesComplete: 1, Pieces: 112}
+	r.report(idle, false)
+	r.report(idle, false)
+	busy := idle
+	busy.Peers, busy.BytesUploaded = 1, 16384
+	r.report(busy, false)
+	r.report(busy, true)
+	if !strings.HasPrefix(text.String(), "warning: only 1 of 112 pieces") || strings.Count(text.String(), "\n") != 1 {
+		t.Errorf("text: %q, want the warning alone", text.String())
+	}
+	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
+	want := []string{
+		`{"event":"status","torrents":1,"pieces_complete":1,"pieces":112,"peers":0,"bytes_uploaded":0,"upload_rate":0}`,
+		`"event":"status","torrents":1,"pieces_complete":1,"pieces":112,"peers":1,"bytes_uploaded":16384,`,
+		`"event":"stopped","torrents":1,"pieces_complete":1,"pieces":112,"peers":1,"bytes_uploaded":16384,"upload_rate":0}`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d JSON lines, want %d:\n%s", len(lines), len(want), js.String())
+	}
+	for i, l := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || !strings.Contains(l, want[i]) {
+			t.Errorf("line %d: %s (%v), want it to contain %s", i, l, err, want[i])
+		}
+	}
+	js.Reset()
+	r.ready(&text, 6881, 1500*time.Millisecond)
+	if got := strings.TrimSpace(js.String()); got != `{"event":"ready","port":6881,"ready_ms":1500}` {
+		t.Errorf("ready: %s", got)
 	}
 }

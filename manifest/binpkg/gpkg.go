@@ -239,10 +239,18 @@ func (g *GPKG) Metadata(ctx context.Context) (Metadata, error) {
 	return readMetadataTar(g.Open(m), suffix)
 }
 
+// metadataTarLimit bounds the decompressed size of a metadata.tar: the
+// metadata plus the tar framing (at least 512 bytes per key).
+const metadataTarLimit = int64(MaxMetadataSize + 1024*MaxMetadataKeys)
+
 // readMetadataTar reads a (compressed) metadata.tar.
 func readMetadataTar(r io.Reader, suffix string) (Metadata, error) {
-	// The tar framing adds at least 512 bytes per key: allow for it.
-	limit := int64(MaxMetadataSize + 1024*MaxMetadataKeys)
+	return readMetadataTarLimited(r, suffix, metadataTarLimit)
+}
+
+// readMetadataTarLimited is readMetadataTar with limit in place of
+// metadataTarLimit.
+func readMetadataTarLimited(r io.Reader, suffix string, limit int64) (Metadata, error) {
 	dr, closeFn, err := decompress(r, suffix, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read metadata.tar%s: %w", suffix, err)

@@ -12,6 +12,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/distswarm/distswarm/manifest"
 )
 
 // ErrUnsupportedCompression is wrapped for a member compressed with a
@@ -54,8 +56,10 @@ func splitCompression(name string) (base, suffix string) {
 	return name, ""
 }
 
-// decompress wraps r for a compression suffix ("" is uncompressed); the
-// result reads at most limit+1 bytes so callers can report ErrLimit. The
+// decompress wraps r for a compression suffix ("" is uncompressed); reading
+// more than limit bytes from the result fails with ErrLimit, and what lies
+// past them is never decompressed. The decoders' memory is bounded too
+// (zstd's window by limit, lzma's dictionary by manifest.MaxLZMADict). The
 // close function releases decoder resources.
 func decompress(r io.Reader, suffix string, limit int64) (io.Reader, func(), error) {
 	nop := func() {}
@@ -79,7 +83,7 @@ func decompress(r io.Reader, suffix string, limit int64) (io.Reader, func(), err
 		}
 		dr = zr
 	case ".lzma":
-		zr, err := lzma.NewReader(r)
+		zr, err := lzma.ReaderConfig{DictCap: manifest.MaxLZMADict}.NewReader(r)
 		if err != nil {
 			return nil, nop, fmt.Errorf("lzma: %w", err)
 		}
@@ -93,5 +97,24 @@ func decompress(r io.Reader, suffix string, limit int64) (io.Reader, func(), err
 	default:
 		return nil, nop, fmt.Errorf("%w %s", ErrUnsupportedCompression, suffix)
 	}
-	return io.LimitReader(dr, limit+1), closeFn, nil
+	return &boundedReader{r: dr, left: limit, limit: limit}, closeFn, nil
+}
+
+// boundedReader reads r up to limit bytes; a read past them fails with
+// ErrLimit.
+type boundedReader struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("more than %d bytes decompressed: %w", b.limit, ErrLimit)
+	}
+	return n, err
 }

@@ -113,32 +113,38 @@ func TestLoadHostile(t *testing.T) {
 	outside := filepath.Join(filepath.Dir(filepath.Dir(out)), "evil.torrent")
 	os.WriteFile(outside, []byte("d4:infod4:name1:x12:piece lengthi16384e6:pieces0:ee"), 0o644)
 	os.Symlink(outside, filepath.Join(filepath.Dir(out), "link.torrent"))
-	cases := map[string]func(*Index){
-		"dotdot":          func(i *Index) { i.Shards[0].Torrent = "../evil.torrent" },
-		"absolute":        func(i *Index) { i.Shards[0].Torrent = outside },
-		"symlink escape":  func(i *Index) { i.Shards[0].Torrent = "link.torrent" },
-		"backslash":       func(i *Index) { i.Shards[0].Torrent = `..\evil.torrent` },
-		"version":         func(i *Index) { i.Version = 2 },
-		"format":          func(i *Index) { i.Format = "something-else" },
-		"infohash":        func(i *Index) { i.Shards[0].InfoHash = i.Shards[1].InfoHash },
-		"bad key":         func(i *Index) { i.Shards[0].Key = "zz" },
-		"duplicate key":   func(i *Index) { i.Shards[1].Key = i.Shards[0].Key },
-		"name":            func(i *Index) { i.Name = ".." },
-		"layout":          func(i *Index) { i.Layout = "nonsense" },
-		"rule digits":     func(i *Index) { i.ShardRule.HexDigits = 5 },
-		"no shards":       func(i *Index) { i.Shards = nil },
-		"missing torrent": func(i *Index) { i.Shards[0].Torrent = "nope.torrent" },
+	cases := map[string]struct {
+		mutate func(*Index)
+		why    string // in the error
+	}{
+		"dotdot":          {func(i *Index) { i.Shards[0].Torrent = "../evil.torrent" }, `torrent: "../evil.torrent": path component ".."`},
+		"absolute":        {func(i *Index) { i.Shards[0].Torrent = outside }, "torrent: absolute path"},
+		"symlink escape":  {func(i *Index) { i.Shards[0].Torrent = "link.torrent" }, "path escapes from parent"},
+		"backslash":       {func(i *Index) { i.Shards[0].Torrent = `..\evil.torrent` }, `contains '/', '\' or NUL`},
+		"version":         {func(i *Index) { i.Version = 2 }, "unsupported version 2"},
+		"format":          {func(i *Index) { i.Format = "something-else" }, `format "something-else"`},
+		"infohash":        {func(i *Index) { i.Shards[0].InfoHash = i.Shards[1].InfoHash }, "the index says"},
+		"bad key":         {func(i *Index) { i.Shards[0].Key = "zz" }, `key "zz" does not match the shard rule`},
+		"duplicate key":   {func(i *Index) { i.Shards[1].Key = i.Shards[0].Key }, "not sorted or duplicated"},
+		"name":            {func(i *Index) { i.Name = ".." }, `name: path component ".."`},
+		"layout":          {func(i *Index) { i.Layout = "nonsense" }, `unknown kind "nonsense"`},
+		"rule digits":     {func(i *Index) { i.ShardRule.HexDigits = 5 }, "hex_digits 5 not in 0..2"},
+		"no shards":       {func(i *Index) { i.Shards = nil }, "no shards"},
+		"missing torrent": {func(i *Index) { i.Shards[0].Torrent = "nope.torrent" }, "no such file or directory"},
+		"benign":          {func(i *Index) {}, ""},
 	}
-	for name, mutate := range cases {
+	for name, c := range cases {
 		var i Index
 		json.Unmarshal(orig, &i)
-		mutate(&i)
+		c.mutate(&i)
 		data, _ := json.Marshal(&i)
 		os.WriteFile(out, data, 0o644)
-		if _, err := Load(out); err == nil {
-			t.Errorf("%s: accepted", name)
-		} else {
-			t.Logf("%s: %v", name, err)
+		_, err := Load(out)
+		switch {
+		case c.why == "" && err != nil:
+			t.Errorf("%s: refused: %v", name, err)
+		case c.why != "" && (err == nil || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("%s: %v, want it refused: %s", name, err, c.why)
 		}
 	}
 	os.WriteFile(out, append([]byte(`{"format":"distswarm-collection-index","version":1,"pad":"`), append([]byte(strings.Repeat("x", MaxIndexSize)), `"}`...)...), 0o644)
@@ -149,17 +155,22 @@ func TestLoadHostile(t *testing.T) {
 	if _, err := Load(out); err == nil || !strings.Contains(err.Error(), "neither") {
 		t.Errorf("zip: %v", err)
 	}
-	// Hostile torrents.
-	for name, tor := range map[string]string{
-		"dotdot path":   "d4:infod5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
-		"piece count":   "d4:infod5:filesld6:lengthi1e4:pathl1:xeee4:name1:x12:piece lengthi16384e6:pieces0:ee",
-		"slash in name": "d4:infod5:filesld6:lengthi1e4:pathl1:xeee4:name3:a/b12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
-		"trailing":      "d4:infod6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaeeXX",
+	// Hostile torrents, and a benign one.
+	for name, c := range map[string]struct{ tor, why string }{
+		"dotdot path":   {"d4:infod5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", `file 0: path component ".."`},
+		"piece count":   {"d4:infod5:filesld6:lengthi1e4:pathl1:xeee4:name1:x12:piece lengthi16384e6:pieces0:ee", "0 piece hashes for 1 bytes"},
+		"slash in name": {"d4:infod5:filesld6:lengthi1e4:pathl1:xeee4:name3:a/b12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", `name: path component "a/b"`},
+		"trailing":      {"d4:infod6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaeeXX", "2 bytes of trailing data"},
+		"dots in names": {"d4:infod5:filesld6:lengthi1e4:pathl3:..x3:a..eee4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee", ""},
 	} {
 		p := filepath.Join(t.TempDir(), "t.torrent")
-		os.WriteFile(p, []byte(tor), 0o644)
-		if _, err := Load(p); err == nil {
-			t.Errorf("%s: accepted", name)
+		os.WriteFile(p, []byte(c.tor), 0o644)
+		_, err := Load(p)
+		switch {
+		case c.why == "" && err != nil:
+			t.Errorf("%s: refused: %v", name, err)
+		case c.why != "" && (err == nil || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("%s: %v, want it refused: %s", name, err, c.why)
 		}
 	}
 }

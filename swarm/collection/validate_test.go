@@ -174,9 +174,10 @@ func FuzzParseInfo(f *testing.F) {
 	})
 }
 
-// FuzzParseTorrent feeds arbitrary bytes to parseTorrent (a .torrent as
-// Load reads it). It must not panic; what it accepts must have an info
-// dict ParseInfo accepts.
+// FuzzParseTorrent feeds arbitrary bytes to Load as a .torrent file (the
+// bencode pre-scan, the decoder, the validation). It must not panic, and
+// every torrent it accepts must pass checkAccepted's own checks of names
+// and paths (not a second run of the validation).
 func FuzzParseTorrent(f *testing.F) {
 	for _, c := range infoCases {
 		var buf bytes.Buffer
@@ -188,16 +189,22 @@ func FuzzParseTorrent(f *testing.F) {
 	f.Add([]byte("d4:infod6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee"))
 	f.Add([]byte("d4:infod6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaeeXX"))
 	f.Add([]byte("d8:url-listl3:..e4:infod6:lengthi1e4:name2:..12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee"))
+	p := filepath.Join(f.TempDir(), "fuzz.torrent")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mi, err := parseTorrent(data)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(p)
 		if err != nil {
 			return
 		}
-		info, err := ParseInfo(mi.InfoBytes)
-		if err != nil {
-			t.Fatalf("parseTorrent accepted an info dict ParseInfo refuses: %v", err)
+		for _, mi := range c.Torrents {
+			info, err := mi.UnmarshalInfo()
+			if err != nil {
+				t.Fatalf("Load accepted a torrent whose info does not decode: %v", err)
+			}
+			checkAccepted(t, &info)
 		}
-		checkAccepted(t, info)
 	})
 }
 
