@@ -85,8 +85,12 @@ func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgRes
 			return nil, fmt.Errorf("fetch binpkgs: %w", err)
 		}
 	}
-	out, names := resolveWants(req.Wants, req.Match, srcs)
-	names = n.judgeBinpkgs(req, srcs, out, names)
+	var judge *binpkgJudge
+	if req.Trust != nil {
+		judge = newBinpkgJudge(req.Trust, srcs, n.log)
+	}
+	out, names := resolveWants(req.Wants, req.Match, judge.acceptor(), srcs)
+	names = n.judgeBinpkgs(judge, srcs, out, names)
 	fr := FetchRequest{Collections: req.Collections, Authority: auth, Names: names, OnProgress: req.OnProgress}
 	wants, pending, err := prepareFetch(ctx, n.store, fr)
 	if err != nil {
@@ -119,12 +123,15 @@ func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgRes
 // resolveWants picks the package of each want and checks that its Packages
 // entry agrees with the digest index. It returns a result per want (with
 // Err set for those that fail here) and the paths to fetch.
-func resolveWants(wants []string, match binpkg.BuildWant, srcs []binpkgSource) ([]BinpkgResult, []string) {
+//
+// prefer, when not nil, is the trust file's verdict: among the builds that
+// match, those it accepts come first (see pickPackage).
+func resolveWants(wants []string, match binpkg.BuildWant, prefer func(binpkg.Package, binpkgSource) bool, srcs []binpkgSource) ([]BinpkgResult, []string) {
 	var out []BinpkgResult
 	var names []string
 	for _, w := range wants {
 		r := BinpkgResult{Want: w, FileResult: FileResult{Name: w}}
-		pkg, src, err := pickPackage(w, match, srcs)
+		pkg, src, err := pickPackage(w, match, prefer, srcs)
 		if err != nil {
 			r.Outcome, r.Err = OutcomeNotInCollections, err
 			out = append(out, r)

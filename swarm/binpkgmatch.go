@@ -58,12 +58,12 @@ type binpkgCandidate struct {
 // pickPackage finds the package a want names (see BinpkgRequest.Wants):
 // among the candidates built as match asks, the highest BUILD_ID (ties:
 // the first listed).
-func pickPackage(want string, match binpkg.BuildWant, srcs []binpkgSource) (binpkg.Package, binpkgSource, error) {
+func pickPackage(want string, match binpkg.BuildWant, prefer func(binpkg.Package, binpkgSource) bool, srcs []binpkgSource) (binpkg.Package, binpkgSource, error) {
 	cands, err := binpkgCandidates(want, srcs)
 	if err != nil {
 		return nil, binpkgSource{}, err
 	}
-	var best *binpkgCandidate
+	var best, bestPreferred *binpkgCandidate
 	var rejected []BinpkgCandidate
 	for i, c := range cands {
 		diffs, _, err := match.Check(c.src.packages.Header, c.pkg)
@@ -78,6 +78,12 @@ func pickPackage(want string, match binpkg.BuildWant, srcs []binpkgSource) (binp
 		if best == nil || c.path.BuildID() > best.path.BuildID() {
 			best = &cands[i]
 		}
+		if prefer != nil && (bestPreferred == nil || c.path.BuildID() > bestPreferred.path.BuildID()) && prefer(c.pkg, c.src) {
+			bestPreferred = &cands[i]
+		}
+	}
+	if bestPreferred != nil {
+		best = bestPreferred // a lower BUILD_ID the trust file accepts beats a higher one it does not
 	}
 	if best == nil {
 		return nil, binpkgSource{}, &NoMatchError{Want: want, Match: match.String(), Candidates: rejected}

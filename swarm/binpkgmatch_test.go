@@ -143,3 +143,53 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestBinpkgFetchPrefersTrustedBuild: of three builds of one CPV, the
+// trusted key attests 1 and 2 only. A fetch by CPV takes BUILD_ID 2, the
+// highest the trust file accepts, not 3; asking for a build only 3 meets
+// (-ssl) reports 3 as untrusted, with its counts, and places nothing.
+func TestBinpkgFetchPrefersTrustedBuild(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	pkgdir, pkgs := multiBuildPKGDIR(t)
+	alice := newTestBuilder(t, "alice")
+	for _, rel := range []string{"acct-group/adm/adm-0-r2-1.xpak", "acct-group/adm/adm-0-r2-2.xpak"} {
+		alice.sign(t, pkgdir, statementOf(t, pkgdir, rel))
+	}
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := startSeeder(t, ctx, coll, pkgdir)
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(use string) BinpkgResult {
+		t.Helper()
+		var w binpkg.BuildWant
+		must(t, w.AddUSE(use))
+		res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
+			Store: leech, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
+			BinpkgRequest: BinpkgRequest{Collections: []*collection.Collection{coll}, Trust: policyOf(t, 1, alice),
+				Wants: []string{"acct-group/adm-0-r2"}, Match: w},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
+	}
+	r := fetch("")
+	const trusted = "acct-group/adm/adm-0-r2-2.xpak"
+	if r.Err != nil || !r.Outcome.OK() || r.Name != trusted || r.Judgement == nil || !r.Judgement.Accepted {
+		t.Fatalf("fetch by CPV: %+v (judgement %+v), want %s placed", r, r.Judgement, trusted)
+	}
+	if !bytes.Equal(readTestFile(t, r.Path), pkgs[trusted]) {
+		t.Fatalf("%s has other bytes", r.Path)
+	}
+	r = fetch("-ssl")
+	if r.Name != "acct-group/adm/adm-0-r2-3.xpak" || r.Outcome != OutcomeUntrusted || !errors.Is(r.Err, ErrUntrusted) ||
+		r.Judgement == nil || !strings.HasPrefix(r.Judgement.Summary, "0 of 1 agree") {
+		t.Fatalf("fetch of the untrusted build: %+v (judgement %+v)", r, r.Judgement)
+	}
+}

@@ -116,6 +116,15 @@ func sourceOf(pkg binpkg.Package, srcs []binpkgSource) (binpkgSource, bool) {
 	return binpkgSource{}, false
 }
 
+// acceptor is j's verdict as a predicate for pickPackage; nil without a
+// trust file.
+func (j *binpkgJudge) acceptor() func(binpkg.Package, binpkgSource) bool {
+	if j == nil {
+		return nil
+	}
+	return func(pkg binpkg.Package, s binpkgSource) bool { return j.judge(pkg, s).Accepted }
+}
+
 // judge evaluates pkg of source s.
 func (j *binpkgJudge) judge(pkg binpkg.Package, s binpkgSource) BinpkgJudgement {
 	out := BinpkgJudgement{Path: pkg[binpkg.KeyPath], Time: j.now}
@@ -154,13 +163,13 @@ func DisagreeingKeys(v *trust.Verdict) string {
 	return strings.Join(names, ", ")
 }
 
-// judgeBinpkgs applies the request's trust file to the resolved wants
-// (out, names as resolveWants returns them): every result gets its
-// judgement, those not accepted fail with OutcomeUntrusted and leave
-// names. Without a trust file every package is marked unverified.
-func (n *Node) judgeBinpkgs(req BinpkgRequest, srcs []binpkgSource, out []BinpkgResult, names []string) []string {
+// judgeBinpkgs applies the request's trust file (judge, nil for none) to
+// the resolved wants (out, names as resolveWants returns them): every
+// result gets its judgement, those not accepted fail with OutcomeUntrusted
+// and leave names. Without a trust file every package is marked unverified.
+func (n *Node) judgeBinpkgs(judge *binpkgJudge, srcs []binpkgSource, out []BinpkgResult, names []string) []string {
 	now := time.Now()
-	if req.Trust == nil {
+	if judge == nil {
 		for i := range out {
 			if out[i].Err == nil {
 				j := unverifiedJudgement(out[i].Name, now)
@@ -170,7 +179,6 @@ func (n *Node) judgeBinpkgs(req BinpkgRequest, srcs []binpkgSource, out []Binpkg
 		}
 		return names
 	}
-	judge := newBinpkgJudge(req.Trust, srcs, n.log)
 	var keep []string
 	for i := range out {
 		if out[i].Err != nil {

@@ -28,7 +28,8 @@ binrepos.conf sync-uri (file://STORE/binpkgs) at it.
 
 A PATH (acct-user/portage/portage-0-r3-1.gpkg.tar) names one package. A CPV
 (acct-user/portage-0-r3) names the build with the highest BUILD_ID among
-the collections' packages of that CPV.
+the collections' packages of that CPV; with --trust-file, the highest one
+the trust file accepts, if any does.
 
 Each package must be listed in its torrent's Packages.digests, whose entry
 must agree with Packages (Portage's SIZE, MD5, SHA1); the downloaded file is
