@@ -137,6 +137,7 @@ func (n *Node) Status() NodeStatus {
 	down := st.Totals.FromPeers + st.Totals.FromWebseeds + st.Totals.FromHTTP
 	st.UploadRate, st.DownloadRate = n.stats.rates(time.Now(), st.Totals.Uploaded, down)
 	st.Quarantine = listQuarantine(n.store.QuarantineDir())
+	st.LAN = n.lanStatus()
 	return st
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -29,6 +30,13 @@ type registry struct {
 
 	mu   sync.Mutex
 	byIH map[metainfo.Hash]*nodeTorrent
+	// learned are the collections learned from the LAN: adding one does
+	// not remember it among the store's collections (see
+	// Store.RememberLearned).
+	learned map[metainfo.Hash]bool
+	// lanPeers, if set, are the peers heard on the LAN for a torrent,
+	// given to it when it is added.
+	lanPeers func(metainfo.Hash) []torrent.PeerInfo
 }
 
 // nodeTorrent is a torrent added to the node's client.
@@ -40,6 +48,10 @@ type nodeTorrent struct {
 	files map[string]int // distfile name → file index
 	mfIdx int            // collection Manifest file index, -1 if none
 
+	// used is set when a fetch asked for a file of the torrent: a
+	// collection learned from the LAN is announced there only then.
+	used atomic.Bool
+
 	writes     writeGuard
 	onWriteErr func(metainfo.Hash, error)
 
@@ -50,7 +62,8 @@ type nodeTorrent struct {
 }
 
 func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger, onWriteErr func(metainfo.Hash, error)) *registry {
-	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, onWriteErr: onWriteErr, byIH: map[metainfo.Hash]*nodeTorrent{}}
+	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, onWriteErr: onWriteErr,
+		byIH: map[metainfo.Hash]*nodeTorrent{}, learned: map[metainfo.Hash]bool{}}
 }
 
 // watchWrites reports the torrent's write errors to the registry's onWriteErr.
@@ -85,8 +98,11 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	// doubled a 100,000-file seeder's start-up.
 	// Remembered first: the storage then finds the collection Manifest
 	// at its final path and serves it without fetching it.
-	if err := r.store.Remember(mi, mf); err != nil {
-		r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
+	// One learned from the LAN is remembered apart, once its Manifest came.
+	if !r.learned[ih] {
+		if err := r.store.Remember(mi, mf); err != nil {
+			r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
+		}
 	}
 	t, err := addTorrent(r.cl, withoutTrackers(mi))
 	if err != nil {
@@ -107,8 +123,41 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	if len(r.peers) > 0 {
 		t.AddPeers(r.peers)
 	}
+	if r.lanPeers != nil {
+		t.AddPeers(r.lanPeers(ih))
+	}
 	r.byIH[ih] = nt
 	return nt, nil
+}
+
+// setLANPeers sets where added torrents get the peers heard on the LAN.
+func (r *registry) setLANPeers(fn func(metainfo.Hash) []torrent.PeerInfo) {
+	r.mu.Lock()
+	r.lanPeers = fn
+	r.mu.Unlock()
+}
+
+// markLearned notes that ih was learned from the LAN.
+func (r *registry) markLearned(ih metainfo.Hash) {
+	r.mu.Lock()
+	r.learned[ih] = true
+	r.mu.Unlock()
+}
+
+// unmarkLearned makes ih one of the store's own collections again (the
+// user gave it), reporting whether it was learned.
+func (r *registry) unmarkLearned(ih metainfo.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	was := r.learned[ih]
+	delete(r.learned, ih)
+	return was
+}
+
+func (r *registry) isLearned(ih metainfo.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.learned[ih]
 }
 
 // get returns the torrent added for ih, if any.

@@ -75,6 +75,10 @@ type NodeStatus struct {
 	DownloadRate float64       `json:"download_rate"`
 	Recent       []FetchRecord `json:"recent"`     // newest first, bounded
 	Quarantine   []Quarantined `json:"quarantine"` // bounded
+	// LAN is LAN discovery's view; nil when it does not run.
+	LAN *LANStatus `json:"lan,omitempty"`
+	// TrackerURL is the announce URL of the embedded tracker, if one runs.
+	TrackerURL string `json:"tracker_url,omitempty"`
 }
 
 // ByteCounters splits where bytes came from and went.

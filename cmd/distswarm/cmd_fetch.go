@@ -117,6 +117,10 @@ quarantined and never placed.
 The authority is --repo, --manifest or --digests; with --trust-collection the
 collection's own Manifest is used for files your authority does not know.
 
+Without --torrent or --magnet, NAME is looked for in every collection the
+store knows: those it was given and, through a running daemon, those it
+learned from the LAN ('distswarm lan' lists them).
+
 Exit status: 0 when every file is placed, 1 otherwise (one line per file with
 the reason), 2 on usage errors.
 
@@ -129,7 +133,8 @@ store, then in the collections the store knows, then downloads URI over HTTP
 
 Examples:
    distswarm fetch --torrent distfiles.torrent --repo /var/db/repos/gentoo zstd-1.5.5.tar.gz
-   distswarm fetch --torrent lan.torrent --peer 10.0.0.5:6881 --trust-collection --all`,
+   distswarm fetch --torrent lan.torrent --peer 10.0.0.5:6881 --trust-collection --all
+   distswarm fetch --manifest Manifest zstd-1.5.5.tar.gz       # from any known collection`,
 		Flags:  flags,
 		Action: runFetch,
 	}
@@ -146,8 +151,8 @@ func runFetch(c *cli.Context) error {
 		warnPrivateStore(c, store)
 		return runPortageFetch(ctx, c, store)
 	}
-	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" {
-		return usageErr("fetch: give a collection with --torrent or --magnet (or Portage mode with --uri/--out)")
+	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" && c.Bool("all") {
+		return usageErr("fetch --all: give the collections with --torrent or --magnet")
 	}
 	if c.NArg() == 0 && !c.Bool("all") {
 		return usageErr("fetch: name the distfiles to fetch, or pass --all")
