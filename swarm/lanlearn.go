@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"sync"
@@ -29,9 +30,15 @@ const (
 	learnMetadataTimeout = 30 * time.Second
 	// learnManifestTimeout bounds the wait for its collection Manifest.
 	learnManifestTimeout = time.Minute
-	// learnRetryAfter is when an infohash that could not be learned (no
-	// answer, not a distswarm collection) is tried again.
+	// learnRetryAfter is when an infohash that is no distswarm
+	// collection is tried again (a stranger's torrent, announced by
+	// libtorrent, qBittorrent or Transmission on the LAN).
 	learnRetryAfter = 10 * time.Minute
+	// learnRetrySoon is when an infohash whose peer did not deliver (no
+	// answer, a Manifest that did not come) is tried again.
+	learnRetrySoon = 30 * time.Second
+	// maxLearnPeers bounds the peers asked for one info dict.
+	maxLearnPeers = 8
 	// maxLearnTried bounds the infohashes remembered as tried.
 	maxLearnTried = 1024
 )
@@ -60,14 +67,14 @@ type lanLearner struct {
 	queue chan lsd.Peer
 
 	mu      sync.Mutex
-	tried   map[metainfo.Hash]time.Time // when learning last began
+	retry   map[metainfo.Hash]time.Time // not offered again before then
 	learned map[metainfo.Hash]LearnedCollection
 	failed  int64
 }
 
 func newLANLearner() *lanLearner {
 	return &lanLearner{queue: make(chan lsd.Peer, learnQueueLen),
-		tried: map[metainfo.Hash]time.Time{}, learned: map[metainfo.Hash]LearnedCollection{}}
+		retry: map[metainfo.Hash]time.Time{}, learned: map[metainfo.Hash]LearnedCollection{}}
 }
 
 // offer queues p's infohash to be learned unless it was tried recently,
@@ -78,22 +85,23 @@ func (l *lanLearner) offer(p lsd.Peer, now time.Time) {
 	if _, ok := l.learned[p.Infohash]; ok || len(l.learned) >= maxLearnedCollections {
 		return
 	}
-	if at, ok := l.tried[p.Infohash]; ok && now.Sub(at) < learnRetryAfter {
+	if at, ok := l.retry[p.Infohash]; ok && now.Before(at) {
 		return
 	}
-	if len(l.tried) >= maxLearnTried {
-		for ih, at := range l.tried {
-			if now.Sub(at) >= learnRetryAfter {
-				delete(l.tried, ih)
+	if len(l.retry) >= maxLearnTried {
+		for ih, at := range l.retry {
+			if !now.Before(at) {
+				delete(l.retry, ih)
 			}
 		}
-		if len(l.tried) >= maxLearnTried {
+		if len(l.retry) >= maxLearnTried {
 			return
 		}
 	}
 	select {
 	case l.queue <- p:
-		l.tried[p.Infohash] = now
+		// Not offered again while it waits or is learned.
+		l.retry[p.Infohash] = now.Add(learnMetadataTimeout + learnManifestTimeout)
 	default:
 	}
 }
@@ -104,9 +112,16 @@ func (l *lanLearner) add(c LearnedCollection, ih metainfo.Hash) {
 	l.mu.Unlock()
 }
 
-func (l *lanLearner) fail() {
+// fail notes that ih could not be learned: it is offered again after
+// learnRetryAfter when it is no collection, else after learnRetrySoon.
+func (l *lanLearner) fail(ih metainfo.Hash, err error, now time.Time) {
+	after := learnRetrySoon
+	if errors.Is(err, errNotCollection) {
+		after = learnRetryAfter
+	}
 	l.mu.Lock()
 	l.failed++
+	l.retry[ih] = now.Add(after)
 	l.mu.Unlock()
 }
 
@@ -161,7 +176,7 @@ func (n *Node) learnLoop(ctx context.Context, l *lanLearner) {
 			return
 		case p := <-l.queue:
 			if err := n.learn(ctx, l, p); err != nil && ctx.Err() == nil {
-				l.fail()
+				l.fail(p.Infohash, err, time.Now())
 				n.log.Info("LAN collection not learned", "infohash", p.Infohash.HexString(), "from", p.Addr.String(), "err", err)
 			}
 		}
@@ -203,8 +218,13 @@ func (n *Node) learn(ctx context.Context, l *lanLearner, p lsd.Peer) error {
 func (n *Node) learnMetadata(ctx context.Context, p lsd.Peer) (*metainfo.MetaInfo, *metainfo.Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, learnMetadataTimeout)
 	defer cancel()
-	copts := ClientOptions{ListenAddr: ephemeralListen(n.copts.ListenAddr), UTP: n.copts.UTP, NoTrackers: true, NoUpload: true, Logger: n.log}
-	mi, err := ResolveMagnet(ctx, "magnet:?xt=urn:btih:"+p.Infohash.HexString(), []string{p.Addr.String()}, copts)
+	listen := ephemeralListen(n.copts.ListenAddr)
+	peers := n.learnPeers(p, listen)
+	if len(peers) == 0 {
+		return nil, nil, fmt.Errorf("no peer reachable from %s", listen)
+	}
+	copts := ClientOptions{ListenAddr: listen, UTP: n.copts.UTP, NoTrackers: true, NoUpload: true, Logger: n.log}
+	mi, err := ResolveMagnet(ctx, "magnet:?xt=urn:btih:"+p.Infohash.HexString(), peers, copts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,6 +237,32 @@ func (n *Node) learnMetadata(ctx context.Context, p lsd.Peer) (*metainfo.MetaInf
 	}
 	mi.AnnounceList, mi.Announce, mi.UrlList = nil, "", nil
 	return mi, info, nil
+}
+
+// learnPeers are p and the other peers heard for its infohash (at most
+// maxLearnPeers) that a client listening on listen can dial: an IPv4
+// listen address cannot reach IPv6 peers.
+func (n *Node) learnPeers(p lsd.Peer, listen string) []string {
+	addrs := []netip.AddrPort{p.Addr}
+	if ls := n.lanState(); ls != nil {
+		for _, s := range ls.svc.Seen() {
+			if s.Infohash == p.Infohash && s.Addr != p.Addr && len(addrs) < maxLearnPeers {
+				addrs = append(addrs, s.Addr)
+			}
+		}
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	v4Only := false
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().Is4() {
+		v4Only = true
+	}
+	var out []string
+	for _, a := range addrs {
+		if !v4Only || a.Addr().Unmap().Is4() {
+			out = append(out, a.String())
+		}
+	}
+	return out
 }
 
 // ephemeralListen is the host of listen with port 0: the metadata client
