@@ -57,6 +57,23 @@ func (n *Node) StartLAN(ctx context.Context, o LANOptions) (*lsd.Service, error)
 	return svc, nil
 }
 
+// UseTracker makes every torrent of the node announce to url too (the
+// embedded tracker of a LAN event, shown in the status). only keeps the
+// collections' own trackers out (--offline): the client must not have
+// trackers disabled (ClientOptions.NoTrackers) for url to be used.
+func (n *Node) UseTracker(url string, only bool) {
+	n.lanMu.Lock()
+	n.trackerURL = url
+	n.lanMu.Unlock()
+	n.reg.useTracker(url, only)
+}
+
+func (n *Node) embeddedTrackerURL() string {
+	n.lanMu.Lock()
+	defer n.lanMu.Unlock()
+	return n.trackerURL
+}
+
 // lanState returns LAN discovery, nil before StartLAN.
 func (n *Node) lanState() *lanState {
 	n.lanMu.Lock()

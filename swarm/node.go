@@ -78,8 +78,9 @@ type Node struct {
 	// copies some).
 	copts ClientOptions
 	// lan is LAN discovery, once StartLAN ran.
-	lanMu sync.Mutex
-	lan   *lanState
+	lanMu      sync.Mutex
+	lan        *lanState
+	trackerURL string // the embedded tracker's announce URL, if any
 }
 
 // OpenNode opens the store's state and starts the client. When another

@@ -37,6 +37,10 @@ type registry struct {
 	// lanPeers, if set, are the peers heard on the LAN for a torrent,
 	// given to it when it is added.
 	lanPeers func(metainfo.Hash) []torrent.PeerInfo
+	// extraTrackers are announced to for every torrent (the embedded
+	// tracker); with onlyExtra the torrents' own trackers are not.
+	extraTrackers []string
+	onlyExtra     bool
 }
 
 // nodeTorrent is a torrent added to the node's client.
@@ -117,7 +121,7 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 		r.onInfo(ih, t.Info())
 	}
 	r.st.Attach(t)
-	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: mi.UpvertedAnnounceList(), onWriteErr: r.onWriteErr}
+	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: r.trackersOf(mi), onWriteErr: r.onWriteErr}
 	nt.files, nt.mfIdx = distfilesOf(nt.info), manifestIndex(nt.info)
 	nt.watchWrites()
 	if len(r.peers) > 0 {
@@ -128,6 +132,46 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	}
 	r.byIH[ih] = nt
 	return nt, nil
+}
+
+// trackersOf are the tiers a torrent announces to (r.mu held).
+func (r *registry) trackersOf(mi *metainfo.MetaInfo) [][]string {
+	var tiers [][]string
+	if !r.onlyExtra {
+		tiers = mi.UpvertedAnnounceList()
+	}
+	for _, u := range r.extraTrackers {
+		tiers = append(tiers, []string{u})
+	}
+	return tiers
+}
+
+// useTracker makes every torrent announce to url too, those added already
+// included; only stops the torrents added from now on announcing to their
+// own trackers.
+func (r *registry) useTracker(url string, only bool) {
+	r.mu.Lock()
+	r.extraTrackers = append(r.extraTrackers, url)
+	r.onlyExtra = r.onlyExtra || only
+	nts := make([]*nodeTorrent, 0, len(r.byIH))
+	for _, nt := range r.byIH {
+		nts = append(nts, nt)
+	}
+	r.mu.Unlock()
+	for _, nt := range nts {
+		nt.addTracker(url)
+	}
+}
+
+// addTracker announces to url too: now if the torrent announces already,
+// else when it starts to.
+func (nt *nodeTorrent) addTracker(url string) {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	nt.trackers = append(nt.trackers, []string{url})
+	if nt.trackersAdded {
+		nt.t.AddTrackers([][]string{{url}})
+	}
 }
 
 // setLANPeers sets where added torrents get the peers heard on the LAN.

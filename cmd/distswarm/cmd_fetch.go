@@ -26,7 +26,7 @@ func networkFlags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", Usage: "address for BitTorrent connections", Value: ":0"},
 		&cli.StringSliceFlag{Name: "peer", Usage: "connect to this peer, HOST:PORT (repeatable)"},
 		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the mainline DHT"},
-		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers: only --peer and webseeds"},
+		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers but the daemon's own (--tracker): only --peer, LAN discovery (daemon), webseeds"},
 		&cli.BoolFlag{Name: "utp", Usage: "also use uTP (off by default: slower than TCP in this client)"},
 		&cli.StringSliceFlag{Name: "dht-node", Usage: "DHT bootstrap node HOST:PORT instead of the public ones (repeatable)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the BitTorrent client does"},
