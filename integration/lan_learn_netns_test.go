@@ -61,8 +61,9 @@ func waitLearned(t *testing.T, store, ih string, within time.Duration, daemons .
 // TestLANLearnsCollection: daemon A seeds a collection; daemon B, on the
 // same link, is given nothing (no --torrent, --peer, tracker or DHT). B
 // learns the collection from A's LAN announces (info and Manifest only),
-// `distswarm lan --json` on B lists A and the collection, and
-// `distswarm fetch NAME` through B gets the files from A, verified. A name
+// `distswarm lan --json` on B lists A and the collection, Portage mode
+// through B gets a file from A's swarm, and `distswarm fetch NAME`
+// through B gets the files from A, verified. A name
 // no collection lists fails with a clear error. The learned collection
 // is kept apart from the store's own (never trusted as an authority).
 func TestLANLearnsCollection(t *testing.T) {
@@ -96,17 +97,28 @@ func TestLANLearnsCollection(t *testing.T) {
 	}
 	checkLearnedApart(t, stores[1], ih)
 
+	// Portage mode through B: the file comes from the learned collection's
+	// swarm (its URI is a closed port).
+	out := filepath.Join(dir, "distdir", files[0].Name)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, pout := runInNetns(t, ns[1], 2*time.Minute, "fetch", "--store", stores[1], "--uri", "http://127.0.0.1:9/"+files[0].Name,
+		"--out", out, "--digests", DigestsArg(files[0]), "--swarm-timeout", "90s")
+	if code != 0 || !strings.Contains(pout, "from swarm") {
+		t.Fatalf("Portage mode through B: exit %d, want the file from the swarm:\n%s\ndaemon B:\n%s", code, pout, lastLines(b.Stderr(), 20))
+	}
 	fetch := append([]string{"fetch", "--store", stores[1], "--manifest", mf}, Names(files)...)
-	code, out := runInNetns(t, ns[1], 2*time.Minute, fetch...)
+	code, fout := runInNetns(t, ns[1], 2*time.Minute, fetch...)
 	if code != 0 {
-		t.Fatalf("fetch NAME through B (no --torrent): exit %d\n%s\ndaemon A:\n%s\ndaemon B:\n%s", code, out,
+		t.Fatalf("fetch NAME through B (no --torrent): exit %d\n%s\ndaemon A:\n%s\ndaemon B:\n%s", code, fout,
 			lastLines(a.Stderr(), 20), lastLines(b.Stderr(), 20))
 	}
 	CheckPlaced(t, stores[1], files)
 
-	code, out = runInNetns(t, ns[1], time.Minute, "fetch", "--store", stores[1], "--manifest", mf, "nosuchfile-1.0.tar.gz")
-	if code != 1 || !strings.Contains(out, "not in any collection") || !strings.Contains(out, "1 learned from the LAN") {
-		t.Errorf("fetch of a name no collection lists: exit %d, want 1 saying it is in none of the collections known (1 learned from the LAN):\n%s", code, out)
+	code, fout = runInNetns(t, ns[1], time.Minute, "fetch", "--store", stores[1], "--manifest", mf, "nosuchfile-1.0.tar.gz")
+	if code != 1 || !strings.Contains(fout, "not in any collection") || !strings.Contains(fout, "1 learned from the LAN") {
+		t.Errorf("fetch of a name no collection lists: exit %d, want 1 saying it is in none of the collections known (1 learned from the LAN):\n%s", code, fout)
 	}
 }
 
