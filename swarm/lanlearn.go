@@ -152,6 +152,9 @@ func (n *Node) loadLearned(l *lanLearner) {
 		}
 		ih := mi.HashInfoBytes()
 		c := learnedOf(info, ih, "")
+		if st, err := os.Stat(n.store.learnedPath(ih)); err == nil {
+			c.Learned = st.ModTime()
+		}
 		_, err = os.Stat(n.store.collectionManifestPath(ih.HexString()))
 		c.Manifest = err == nil
 		l.add(c, ih)

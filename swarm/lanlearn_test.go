@@ -81,6 +81,11 @@ func TestLearnCollectionFromPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n2.Close()
+	l2 := newLANLearner()
+	n2.loadLearned(l2)
+	if again, _ := l2.list(); len(again) != 1 || again[0].InfoHash != ih.HexString() || !again[0].Manifest || again[0].From != "" {
+		t.Errorf("after a restart the node lists as learned %+v, want %s with its Manifest, from an earlier run", again, ih.HexString())
+	}
 	checkFetchKnown(t, ctx, n2, files, "pkg002-1.70000.tar.gz", port)
 	if _, err := os.Stat(filepath.Join(store.collectionsDir(), ih.HexString()+".torrent")); err == nil {
 		t.Error("the learned collection was remembered among the store's own by a later fetch")

@@ -26,12 +26,17 @@ const maxLearnedCollections = 64
 // where the storage places them.
 func (s *Store) learnedDir() string { return filepath.Join(s.collectionsDir(), "lan") }
 
+// learnedPath is where the torrent of a collection learned from the LAN is kept.
+func (s *Store) learnedPath(ih metainfo.Hash) string {
+	return filepath.Join(s.learnedDir(), ih.HexString()+".torrent")
+}
+
 // RememberLearned records a collection learned from the LAN, so that a
 // restarted node still finds distfiles in it. At most
 // maxLearnedCollections are kept: past that it returns an error.
 func (s *Store) RememberLearned(mi *metainfo.MetaInfo) error {
 	ih := mi.HashInfoBytes()
-	p := filepath.Join(s.learnedDir(), ih.HexString()+".torrent")
+	p := s.learnedPath(ih)
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}
@@ -82,7 +87,7 @@ func (s *Store) learnedInfohashes() []metainfo.Hash {
 func (s *Store) Learned() []*metainfo.MetaInfo {
 	var out []*metainfo.MetaInfo
 	for _, ih := range s.learnedInfohashes() {
-		mi, err := loadKnownTorrent(filepath.Join(s.learnedDir(), ih.HexString()+".torrent"))
+		mi, err := loadKnownTorrent(s.learnedPath(ih))
 		if err != nil || mi.HashInfoBytes() != ih {
 			continue // damaged or renamed: not what was learned
 		}
