@@ -57,6 +57,15 @@ func (n *Node) StartLAN(ctx context.Context, o LANOptions) (*lsd.Service, error)
 	return svc, nil
 }
 
+// WaitLAN waits, after the context of StartLAN ended, until the node
+// no longer learns from the LAN (it may then be closed). It returns at
+// once when StartLAN did not run.
+func (n *Node) WaitLAN() {
+	if ls := n.lanState(); ls != nil {
+		<-ls.learner.done
+	}
+}
+
 // UseTracker makes every torrent of the node announce to url too (the
 // embedded tracker of a LAN event, shown in the status). only keeps the
 // collections' own trackers out (--offline): the client must not have

@@ -65,6 +65,7 @@ type LearnedCollection struct {
 // does not have: one at a time, bounded in number and time.
 type lanLearner struct {
 	queue chan lsd.Peer
+	done  chan struct{} // closed when learnLoop returned
 
 	mu      sync.Mutex
 	retry   map[metainfo.Hash]time.Time // not offered again before then
@@ -73,7 +74,7 @@ type lanLearner struct {
 }
 
 func newLANLearner() *lanLearner {
-	return &lanLearner{queue: make(chan lsd.Peer, learnQueueLen),
+	return &lanLearner{queue: make(chan lsd.Peer, learnQueueLen), done: make(chan struct{}),
 		retry: map[metainfo.Hash]time.Time{}, learned: map[metainfo.Hash]LearnedCollection{}}
 }
 
@@ -173,6 +174,7 @@ func learnedOf(info *metainfo.Info, ih metainfo.Hash, from string) LearnedCollec
 
 // learnLoop learns the infohashes offered, one at a time, until ctx ends.
 func (n *Node) learnLoop(ctx context.Context, l *lanLearner) {
+	defer close(l.done)
 	for {
 		select {
 		case <-ctx.Done():

@@ -335,6 +335,7 @@ func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.L
 	return func() {
 		cancel()
 		<-svc.Done()
+		node.WaitLAN()
 		st := svc.Stats()
 		log.Info("LAN discovery stopped", "sent", st.Sent, "received", st.Received, "peers", st.PeersReported, "dropped", st.Dropped)
 	}, nil
