@@ -84,7 +84,7 @@ FUZZLONG ?= 10m
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=$(FUZZLONG)
 
-# Benchmarks P1-P6 against libtorrent, HTTP and coreutils (docs/benchmarks.md);
+# Benchmarks P1-P6, G1, G2, B1, B2 against libtorrent, HTTP and coreutils (docs/benchmarks.md);
 # e.g. BENCH=P1,P2 SIZE=1/16 make bench for a quick subset.
 bench:
 	bash integration/bench.sh

@@ -13,6 +13,10 @@
 #   P5  distswarm hash vs sha512sum and b2sum
 #   P6  seeding 100,000 files: peak RSS and restart-to-seeding time
 #   G1  curl of a 1 GiB file through the HTTP gateway vs a plain Go file server
+#   G2  200 Portage-mode fetches from a peer: through the daemon vs in-process
+#   B1  binpkg publish of 2,000 binpkgs (half under 32 KiB) vs collection create
+#   B2  200 binpkgs through the daemon's /binpkgs gateway from a peer vs a plain
+#       file server, and wire bytes / payload
 #
 # Environment:
 #   BENCH=P1,P2   run only these (default: all)
@@ -44,5 +48,7 @@ fi
 "$go" build -o "$tools/gencorpus" ./integration/bench/gencorpus
 "$go" build -o "$tools/httpserve" ./integration/bench/httpserve
 "$go" build -o "$tools/gatewayserve" ./integration/bench/gatewayserve
+"$go" build -o "$tools/genbinpkgs" ./integration/bench/genbinpkgs
+"$go" build -o "$tools/tcpcount" ./integration/bench/tcpcount
 
 BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py

@@ -129,8 +129,10 @@ func TestPadsVirtualAndPlacementEscape(t *testing.T) {
 		t.Fatal(err)
 	}
 	p0 := ti.PieceWithHash(info.Piece(0), nilHash())
-	if c := p0.Completion(); c.Ok {
-		t.Errorf("fresh piece completion %+v, want Ok=false", c)
+	// A file that is nowhere yet (no final file, nothing staged) has known-incomplete pieces:
+	// the client requests them without hashing them first.
+	if c := p0.Completion(); !c.Ok || c.Complete {
+		t.Errorf("fresh piece completion %+v, want Ok=true Complete=false", c)
 	}
 	if n, err := p0.WriteAt([]byte("aaaaXXXX"), 0); n != 8 || err != nil {
 		t.Fatalf("write: %d %v", n, err)
@@ -266,4 +268,37 @@ func fileIndexOf(files []tfile, name string) int {
 		}
 	}
 	return -1
+}
+
+// A file with data somewhere but no record (staged before a crash that lost its piece bits, or
+// found at its final path) keeps unknown pieces, which the client hashes; a file that is nowhere
+// has known-incomplete pieces, which it does not.
+func TestFreshPiecesHashedOnlyWhenDataExists(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	files := []tfile{{"staged.tar.gz", []byte("ssss")}, {"final.tar.gz", []byte("ffff")}, {"nowhere.tar.gz", []byte("nnnn")}}
+	info, _ := buildInfo(t, "distfiles", files, 4)
+	var ih metainfo.Hash
+	ih[0] = 7
+	staged := filepath.Join(dir, ".partial", ih.HexString(), "0")
+	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, files[0].data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	placeFiles(t, dir, files[1:2])
+	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}})
+	defer st.Close()
+	ti, err := st.OpenTorrent(ctx, info, ih)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ti.Close()
+	for i, want := range []bool{false, false, true} {
+		if c := ti.PieceWithHash(info.Piece(i), nilHash()).Completion(); c.Ok != want || c.Complete {
+			t.Errorf("%s: completion %+v, want Ok=%v Complete=false", files[i].name, c, want)
+		}
+	}
 }

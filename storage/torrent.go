@@ -171,6 +171,41 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		stagingDir: filepath.Join(s.partialDir, ih.HexString()),
 	}
 	t.ctx, t.stop = context.WithCancel(s.ctx)
+	if err := t.buildFiles(); err != nil {
+		t.stop()
+		return nil, err
+	}
+	reconcile, enqueue := t.initStates(bits, recs)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		t.stop()
+		return nil, errors.New("store is closed")
+	}
+	s.torrents[ih] = t
+	tor := s.attached[ih]
+	s.mu.Unlock()
+	for _, f := range enqueue {
+		t.mu.Lock()
+		t.enqueueLocked(f)
+		t.mu.Unlock()
+	}
+	if len(reconcile) > 0 {
+		t.jobs.Add(1)
+		go t.reconcile(reconcile)
+	}
+	if tor != nil {
+		// Calling into the Torrent here would deadlock (Client lock held): defer it.
+		go t.attach(tor)
+	}
+	return t, nil
+}
+
+// buildFiles lays out the torrent's files: their byte extents, an entry for each real file (nil
+// for pads) with its piece range and its final path from the Placement. Hostile paths are refused.
+func (t *torrentStore) buildFiles() error {
+	info, numPieces := t.info, len(t.pieces)
 	plain := plainV1Files(info)
 	nFiles := max(len(info.Files), 1)
 	t.exts = make([]extent, 0, nFiles)
@@ -194,8 +229,7 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 			}
 			if !pad {
 				if err := validateComponents(comps); err != nil {
-					t.stop()
-					return nil, fmt.Errorf("file %d: %w", i, err)
+					return fmt.Errorf("file %d: %w", i, err)
 				}
 			}
 			path = joinPath(info, comps)
@@ -218,36 +252,50 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 				f.end = f.begin
 			}
 		}
-		if s.o.Placement != nil {
-			ref := FileRef{InfoHash: ih, Index: i, Path: path, Length: fi.Length}
-			if p, ok := s.o.Placement.FinalPath(info, ref); ok {
-				p = filepath.Clean(p)
-				if s.underRoot(p) {
-					f.finalDir, f.finalBase = s.internDir(filepath.Dir(p)), filepath.Base(p)
-					if comps := fi.BestPath(); len(comps) > 0 && comps[len(comps)-1] == f.finalBase {
-						f.finalBase = comps[len(comps)-1]
-					} else {
-						f.finalBase = strings.Clone(f.finalBase)
-					}
-				} else {
-					s.log.Warn("final path outside the store and seed roots; file will not be placed",
-						"infohash", ih.HexString(), "file", ref.Path, "final", p)
-				}
-			}
-		}
+		t.setFinalPath(f, fi, path)
 		t.files = append(t.files, f)
 		i++
 	}
+	return nil
+}
 
-	// Piece states: persisted bits first; pieces not covered by a known real file are unknown.
+// setFinalPath sets f's final path from the Placement, if it gives one under the store or a seed root.
+func (t *torrentStore) setFinalPath(f *fileEntry, fi metainfo.FileInfo, path string) {
+	s := t.s
+	if s.o.Placement == nil {
+		return
+	}
+	ref := FileRef{InfoHash: t.ih, Index: f.index, Path: path, Length: fi.Length}
+	p, ok := s.o.Placement.FinalPath(t.info, ref)
+	if !ok {
+		return
+	}
+	p = filepath.Clean(p)
+	if !s.underRoot(p) {
+		s.log.Warn("final path outside the store and seed roots; file will not be placed",
+			"infohash", t.ih.HexString(), "file", ref.Path, "final", p)
+		return
+	}
+	f.finalDir, f.finalBase = s.internDir(filepath.Dir(p)), filepath.Base(p)
+	if comps := fi.BestPath(); len(comps) > 0 && comps[len(comps)-1] == f.finalBase {
+		f.finalBase = comps[len(comps)-1] // the info's own string: no path bytes of its own
+	} else {
+		f.finalBase = strings.Clone(f.finalBase)
+	}
+}
+
+// initStates sets the pieces' and files' states from the persisted piece bits and file records,
+// and returns the Final files to reconcile with the disk and the files to queue for finalization.
+// Pieces not covered by a real file whose data may exist somewhere are unknown (hashed by the
+// client: the initial check).
+func (t *torrentStore) initStates(bits []bool, recs map[int]fileRecord) (reconcile, enqueue []*fileEntry) {
 	for p, b := range bits {
 		if b {
 			t.pieces[p] = pieceComplete
 		}
 	}
-	var reconcile, enqueue []*fileEntry
-	unknown := make([]bool, numPieces)
-	covered := make([]bool, numPieces)
+	unknown := make([]bool, len(t.pieces))
+	covered := make([]bool, len(t.pieces))
 	for _, f := range t.files {
 		if f == nil {
 			continue
@@ -259,36 +307,8 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 		if hasRec && rec.Err != "" {
 			f.err = errors.New(rec.Err)
 		}
-		anyBits := false
-		for p := f.begin; p < f.end; p++ {
-			anyBits = anyBits || bits[p]
-		}
-		switch {
-		case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == t.finalPath(f) && f.finalDir != "":
-			f.phase, f.cur = PhaseFinal, locFinal
-			f.size, f.mtime = rec.Size, rec.ModTime
-			for p := f.begin; p < f.end; p++ {
-				t.pieces[p] = pieceComplete
-			}
+		if t.initFile(f, rec, hasRec, bits, unknown) {
 			reconcile = append(reconcile, f)
-		case hasRec && rec.Phase == PhaseRejected:
-			f.phase, f.cur = PhaseRejected, locStaging
-			for p := f.begin; p < f.end; p++ {
-				t.pieces[p] = pieceIncomplete
-			}
-		case hasRec && (rec.Phase == PhaseVerifying || rec.Phase == PhaseUnverified || rec.Phase == PhaseDamaged):
-			f.phase, f.cur = rec.Phase, locStaging
-		case f.length == 0:
-			f.phase = PhaseMissing
-		case !anyBits:
-			f.phase = PhaseMissing // unresolved: found at its final path or downloaded, decided lazily
-			for p := f.begin; p < f.end; p++ {
-				unknown[p] = true
-			}
-		default:
-			// Bits but no record: staged data (or a crash while adopting a file at its final
-			// path, before its record was written); resolved on first use.
-			f.phase, f.hadBits = PhaseStaging, true
 		}
 	}
 	for p := range t.pieces {
@@ -315,30 +335,50 @@ func (s *Store) openTorrent(info *metainfo.Info, ih metainfo.Hash) (*torrentStor
 			f.phase = PhaseStaging // inconsistent record: pieces missing; keep downloading
 		}
 	}
+	return reconcile, enqueue
+}
 
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		t.stop()
-		return nil, errors.New("store is closed")
+// initFile sets f's phase (and its pieces' states where the record decides them) from its record
+// and piece bits, marking in unknown the pieces the client must check. It reports whether f is a
+// Final file to reconcile with the disk.
+func (t *torrentStore) initFile(f *fileEntry, rec fileRecord, hasRec bool, bits []bool, unknown []bool) (final bool) {
+	anyBits := false
+	for p := f.begin; p < f.end; p++ {
+		anyBits = anyBits || bits[p]
 	}
-	s.torrents[ih] = t
-	tor := s.attached[ih]
-	s.mu.Unlock()
-	for _, f := range enqueue {
-		t.mu.Lock()
-		t.enqueueLocked(f)
-		t.mu.Unlock()
+	switch {
+	case hasRec && rec.Phase == PhaseFinal && rec.FinalPath == t.finalPath(f) && f.finalDir != "":
+		f.phase, f.cur = PhaseFinal, locFinal
+		f.size, f.mtime = rec.Size, rec.ModTime
+		for p := f.begin; p < f.end; p++ {
+			t.pieces[p] = pieceComplete
+		}
+		return true
+	case hasRec && rec.Phase == PhaseRejected:
+		f.phase, f.cur = PhaseRejected, locStaging
+		for p := f.begin; p < f.end; p++ {
+			t.pieces[p] = pieceIncomplete
+		}
+	case hasRec && (rec.Phase == PhaseVerifying || rec.Phase == PhaseUnverified || rec.Phase == PhaseDamaged):
+		f.phase, f.cur = rec.Phase, locStaging
+	case f.length == 0:
+		f.phase = PhaseMissing
+	case !anyBits && t.absent(f):
+		// Neither at its final path nor staged: nothing to check, it downloads. Its pieces
+		// are known incomplete, so the client does not hash them first (a fetch of 5,000
+		// new files hashed 20,000 empty pieces before requesting any).
+		f.phase, f.cur = PhaseMissing, locStaging
+	case !anyBits:
+		f.phase = PhaseMissing // unresolved: found at its final path or downloaded, decided lazily
+		for p := f.begin; p < f.end; p++ {
+			unknown[p] = true
+		}
+	default:
+		// Bits but no record: staged data (or a crash while adopting a file at its final
+		// path, before its record was written); resolved on first use.
+		f.phase, f.hadBits = PhaseStaging, true
 	}
-	if len(reconcile) > 0 {
-		t.jobs.Add(1)
-		go t.reconcile(reconcile)
-	}
-	if tor != nil {
-		// Calling into the Torrent here would deadlock (Client lock held): defer it.
-		go t.attach(tor)
-	}
-	return t, nil
+	return false
 }
 
 func (t *torrentStore) impl() astorage.TorrentImpl {
@@ -537,6 +577,18 @@ func (t *torrentStore) resolve(f *fileEntry) {
 		}
 	}
 	f.cur = locStaging
+}
+
+// absent reports whether f has no data anywhere: no file at its final path (when it has one) and
+// no staging file. An error other than "does not exist" counts as present (resolved lazily).
+func (t *torrentStore) absent(f *fileEntry) bool {
+	if f.finalDir != "" {
+		if _, err := os.Lstat(t.finalPath(f)); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	_, err := os.Lstat(t.staging(f))
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // reconcile checks, off the Client lock, that Final files are still what was recorded; a changed

@@ -31,6 +31,10 @@ type BinpkgRequest struct {
 	// signed indexes exist.
 	TrustCollection bool
 	OnProgress      func(Progress)
+	// Match selects, among a want's candidates, those built as it asks
+	// (USE, CHOST, ...); the zero BuildWant accepts every build. When no
+	// candidate matches, the want's result has a *NoMatchError.
+	Match binpkg.BuildWant
 }
 
 // BinpkgResult is the outcome for one wanted package.
@@ -67,7 +71,7 @@ func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgRes
 			return nil, fmt.Errorf("fetch binpkgs: %w", err)
 		}
 	}
-	out, names := resolveWants(req.Wants, srcs)
+	out, names := resolveWants(req.Wants, req.Match, srcs)
 	fr := FetchRequest{Collections: req.Collections, Authority: auth, Names: names, OnProgress: req.OnProgress}
 	wants, pending, err := prepareFetch(ctx, n.store, fr)
 	if err != nil {
@@ -100,12 +104,12 @@ func (n *Node) FetchBinpkgs(ctx context.Context, req BinpkgRequest) ([]BinpkgRes
 // resolveWants picks the package of each want and checks that its Packages
 // entry agrees with the digest index. It returns a result per want (with
 // Err set for those that fail here) and the paths to fetch.
-func resolveWants(wants []string, srcs []binpkgSource) ([]BinpkgResult, []string) {
+func resolveWants(wants []string, match binpkg.BuildWant, srcs []binpkgSource) ([]BinpkgResult, []string) {
 	var out []BinpkgResult
 	var names []string
 	for _, w := range wants {
 		r := BinpkgResult{Want: w, FileResult: FileResult{Name: w}}
-		pkg, src, err := pickPackage(w, srcs)
+		pkg, src, err := pickPackage(w, match, srcs)
 		if err != nil {
 			r.Outcome, r.Err = OutcomeNotInCollections, err
 			out = append(out, r)
@@ -120,37 +124,6 @@ func resolveWants(wants []string, srcs []binpkgSource) ([]BinpkgResult, []string
 		out = append(out, r)
 	}
 	return out, names
-}
-
-// pickPackage finds the package a want names (see BinpkgRequest.Wants).
-func pickPackage(want string, srcs []binpkgSource) (binpkg.Package, binpkgSource, error) {
-	bp, pathErr := binpkg.ParsePath(want)
-	var cpv binpkg.CPV
-	if pathErr != nil {
-		var err error
-		if cpv, err = binpkg.ParseCPV(want); err != nil {
-			return nil, binpkgSource{}, fmt.Errorf("%s: neither a PKGDIR path (%v) nor a CPV (%v)", want, pathErr, err)
-		}
-	}
-	var best binpkg.Package
-	var bestSrc binpkgSource
-	bestID := -1
-	for _, s := range srcs {
-		for _, p := range s.packages.Packages {
-			pp, err := p.Path()
-			if err != nil {
-				continue
-			}
-			match := pathErr == nil && pp == bp || pathErr != nil && pp.CPV() == cpv
-			if match && pp.BuildID() > bestID {
-				best, bestSrc, bestID = p, s, pp.BuildID()
-			}
-		}
-	}
-	if best == nil {
-		return nil, binpkgSource{}, fmt.Errorf("%s: %w", want, errNotInCollections)
-	}
-	return best, bestSrc, nil
 }
 
 // checkAgainstDigests checks that the Packages entry and the strong-digest
@@ -245,7 +218,7 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 			return binpkgSource{}, fmt.Errorf("collection %s: Packages and Packages.digests not fetched: %w", ih.HexString(), ctx.Err())
 		case now := <-tick.C:
 			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
-				nt.redialIfIdle(n.reg.peers)
+				nt.redialMissing(n.reg.peers)
 				lastRedial = now
 			}
 		}

@@ -2,10 +2,11 @@ package swarm
 
 import (
 	"fmt"
-
-	"github.com/anacrolix/torrent"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/anacrolix/torrent"
 )
 
 // Stall reports: a fetch that makes no progress says so, with what it
@@ -84,14 +85,14 @@ func (r *fetchRun) stallCheck(now time.Time) {
 	}
 }
 
-// redialEvery is how often a request dials the given peers (--peer) again
-// for a torrent it waits on that has no peer connected or connecting: the
-// library forgets a peer whose dial failed (it was not listening yet, or
-// still checking its files) and would not try it again.
+// redialEvery is how often a request dials the given peers (--peer) it is
+// not connected to again, for a torrent it waits on: the library forgets a
+// peer whose dial failed (it was not listening yet, or still checking its
+// files) and would not try it again.
 const redialEvery = 5 * time.Second
 
-// redialGiven adds the node's given peers again to every torrent the
-// request waits on that has no peer connected or connecting.
+// redialGiven adds the node's given peers it is not connected to again to
+// every torrent the request waits on.
 func (r *fetchRun) redialGiven(now time.Time) {
 	if len(r.n.reg.peers) == 0 || now.Sub(r.lastRedial) < redialEvery {
 		return
@@ -110,18 +111,34 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
-		nt.redialIfIdle(r.n.reg.peers)
+		nt.redialMissing(r.n.reg.peers)
 	}
 }
 
-// redialIfIdle adds peers to the torrent again when it has no peer
-// connected or connecting.
-func (nt *nodeTorrent) redialIfIdle(peers []torrent.PeerInfo) {
+// redialMissing adds again the given peers the torrent has no connection
+// to. Not only when it has none at all: a connected peer that sends only bad
+// data (or nothing) must not keep an honest one, whose first dial failed,
+// from being tried again.
+func (nt *nodeTorrent) redialMissing(peers []torrent.PeerInfo) {
 	if len(peers) == 0 {
 		return
 	}
-	if st := nt.t.Stats(); st.ActivePeers == 0 && st.HalfOpenPeers == 0 {
-		nt.t.AddPeers(peers)
+	connected := map[string]bool{}
+	for _, pc := range nt.t.PeerConns() {
+		connected[pc.RemoteAddr.String()] = true
+		if ap, err := netip.ParseAddrPort(pc.RemoteAddr.String()); err == nil && pc.PeerListenPort > 0 {
+			// An incoming connection: the peer listens on the port it announced.
+			connected[netip.AddrPortFrom(ap.Addr(), uint16(pc.PeerListenPort)).String()] = true
+		}
+	}
+	var missing []torrent.PeerInfo
+	for _, p := range peers {
+		if !connected[p.Addr.String()] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		nt.t.AddPeers(missing)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/anacrolix/torrent/metainfo"
 
@@ -25,8 +26,10 @@ import (
 //	<root>/.distswarm/state.db    piece and file state (package storage)
 //	<root>/collections/<infohash>.torrent   collections this store knows (+ .Manifest)
 type Store struct {
-	Root string
-	conf *layout.Config
+	Root   string
+	conf   *layout.Config
+	finder *layout.Finder // the distfiles tree's layouts, read once (Find runs per wanted file)
+	known  knownCache     // parsed remembered torrents (Known)
 }
 
 // SystemStoreDir is the machine-wide store: the one root, the portage user
@@ -86,7 +89,24 @@ func OpenStore(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", root, err)
 	}
+	s.finder = layout.NewFinder(s.DistfilesDir())
 	return s, nil
+}
+
+// ErrNoStore is returned by OpenExistingStore for a directory that holds no store.
+var ErrNoStore = errors.New("not a distswarm store")
+
+// OpenExistingStore opens a store that exists, creating nothing when it
+// does not: for commands that only read a store (collection list, info).
+func OpenExistingStore(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", root, err)
+	}
+	if _, err := os.Stat(layout.Tree{Root: abs}.Distfiles()); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (nothing was fetched or seeded there yet)", abs, ErrNoStore)
+	}
+	return OpenStore(abs)
 }
 
 // DistfilesDir is the GLEP 75 tree (GENTOO_MIRRORS="<root>/distfiles").
@@ -120,9 +140,13 @@ func (s *Store) DistfilePath(name string) string {
 	return filepath.Join(s.DistfilesDir(), filepath.FromSlash(s.conf.Path(name, nil)))
 }
 
-// Find returns the path of a distfile present in the store.
+// Find returns the path of a distfile present in the store. The store's
+// layout.conf is read once, when the store is opened, as for DistfilePath.
 func (s *Store) Find(name string) (string, error) {
-	return layout.Find(s.DistfilesDir(), name, nil)
+	if s.finder == nil { // a Store not made by OpenStore
+		return layout.Find(s.DistfilesDir(), name, nil)
+	}
+	return s.finder.Find(name, nil)
 }
 
 // Remember records a collection torrent in the store so later fetches
@@ -160,22 +184,80 @@ func (s *Store) Known() ([]*metainfo.MetaInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known collections: %w", err)
 	}
-	var names []string
+	var names []fs.DirEntry
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".torrent") && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
+			names = append(names, e)
 		}
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool { return names[i].Name() < names[j].Name() })
 	var out []*metainfo.MetaInfo
-	for _, n := range names {
-		mi, err := loadKnownTorrent(filepath.Join(s.collectionsDir(), n))
+	paths := make(map[string]bool, len(names))
+	for _, e := range names {
+		paths[filepath.Join(s.collectionsDir(), e.Name())] = true
+	}
+	s.known.keepOnly(paths)
+	for _, e := range names {
+		mi, err := s.known.load(filepath.Join(s.collectionsDir(), e.Name()), e)
 		if err != nil {
 			continue // a damaged entry, or one a newer check refuses, must not block fetching
 		}
-		out = append(out, mi)
+		cp := *mi // callers get their own struct; the parsed fields are shared, read-only
+		out = append(out, &cp)
 	}
 	return out, nil
+}
+
+// knownCache keeps the remembered torrents Known parsed, by path, while
+// their size and modification time stay the same: the gateway and Portage
+// mode list the known collections on every request, and decoding every
+// torrent again each time dominated a binhost's CPU.
+type knownCache struct {
+	mu      sync.Mutex
+	entries map[string]knownEntry
+}
+
+type knownEntry struct {
+	size  int64
+	mtime int64
+	mi    *metainfo.MetaInfo
+}
+
+// keepOnly forgets the torrents no longer in the directory.
+func (c *knownCache) keepOnly(paths map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p := range c.entries {
+		if !paths[p] {
+			delete(c.entries, p)
+		}
+	}
+}
+
+// load returns the torrent at path (the directory entry e), parsed once.
+func (c *knownCache) load(path string, e fs.DirEntry) (*metainfo.MetaInfo, error) {
+	info, err := e.Info()
+	if err != nil {
+		return nil, err
+	}
+	size, mtime := info.Size(), info.ModTime().UnixNano()
+	c.mu.Lock()
+	ent, ok := c.entries[path]
+	c.mu.Unlock()
+	if ok && ent.size == size && ent.mtime == mtime {
+		return ent.mi, nil
+	}
+	mi, err := loadKnownTorrent(path)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = make(map[string]knownEntry)
+	}
+	c.entries[path] = knownEntry{size: size, mtime: mtime, mi: mi}
+	return mi, nil
 }
 
 // loadKnownTorrent reads a remembered collection torrent with the checks of

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -75,4 +76,66 @@ func TestKnownSkipsRefusedCollections(t *testing.T) {
 	if len(known) != 0 {
 		t.Errorf("Known returned %d collections, want the refused one left out (%s)", len(known), filepath.Join(st.collectionsDir()))
 	}
+}
+
+// TestKnownFollowsTheDirectory: Known parses a remembered torrent once, but
+// a file replaced in place (another torrent under the same name) or removed
+// is seen on the next call.
+func TestKnownFollowsTheDirectory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var infohashes []metainfo.Hash
+	for i := range 2 {
+		src := t.TempDir()
+		corpus(t, src, []int{1000 + i})
+		coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		infohashes = append(infohashes, coll.Torrents[0].HashInfoBytes())
+		if i == 0 {
+			if err := st.Remember(coll.Torrents[0], nil); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		// The second torrent takes the first one's file.
+		var buf bytes.Buffer
+		if err := coll.Torrents[0].Write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		first := filepath.Join(st.collectionsDir(), infohashes[0].HexString()+".torrent")
+		if got := knownHashes(t, st); len(got) != 1 || got[0] != infohashes[0] {
+			t.Fatalf("known %v, want %v", got, infohashes[:1])
+		}
+		if err := os.WriteFile(first, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := knownHashes(t, st); len(got) != 1 || got[0] != infohashes[1] {
+			t.Fatalf("after the file was replaced: known %v, want %v", got, infohashes[1:])
+		}
+		if err := os.Remove(first); err != nil {
+			t.Fatal(err)
+		}
+		if got := knownHashes(t, st); len(got) != 0 {
+			t.Fatalf("after the file was removed: known %v", got)
+		}
+	}
+}
+
+func knownHashes(t *testing.T, st *Store) []metainfo.Hash {
+	t.Helper()
+	known, err := st.Known()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []metainfo.Hash
+	for _, mi := range known {
+		out = append(out, mi.HashInfoBytes())
+	}
+	return out
 }

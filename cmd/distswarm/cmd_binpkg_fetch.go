@@ -30,6 +30,17 @@ A PATH (acct-user/portage/portage-0-r3-1.gpkg.tar) names one package. A CPV
 (acct-user/portage-0-r3) names the build with the highest BUILD_ID among
 the collections' packages of that CPV.
 
+Build configuration: --match-use "ssl -gtk", --match KEY=VALUE (CHOST,
+CFLAGS, CXXFLAGS, LDFLAGS, ARCH, PROFILE, USE) and --match-make-conf (USE,
+USE_EXPAND variables such as PYTHON_TARGETS, and CHOST of --make-conf,
+default /etc/portage/make.conf) keep only the builds whose Packages entry
+agrees; a CPV then names the highest BUILD_ID among those. USE is compared
+like emerge --binpkg-respect-use: only flags the package has count.
+Packages entries do not record CFLAGS, CXXFLAGS or LDFLAGS: those are
+reported as not checked. When no build matches, the package fails and every
+candidate is listed with its BUILD_ID and how it differs, e.g.
+"USE: +ssl wanted, -ssl built" (--json: "candidates").
+
 Each package must be listed in its torrent's Packages.digests, whose entry
 must agree with Packages (Portage's SIZE, MD5, SHA1); the downloaded file is
 verified against all four hashes and its size before it is moved into
@@ -39,12 +50,13 @@ and is NOT signed: --trust-collection is required and the output says so.
 Exit status: 0 when every package is placed, 1 otherwise, 2 on usage errors.
 
 Example:
-   distswarm binpkg fetch --torrent binpkgs.torrent --peer 10.0.0.5:6881 --trust-collection acct-group/portage-0-r3`,
-		Flags: append(networkFlags(),
+   distswarm binpkg fetch --torrent binpkgs.torrent --peer 10.0.0.5:6881 --trust-collection acct-group/portage-0-r3
+   distswarm binpkg fetch --trust-collection --match-make-conf --match-use -systemd net-misc/curl-8.11.1`,
+		Flags: append(append(networkFlags(),
 			&cli.StringSliceFlag{Name: "torrent", Usage: "binpkg collection .torrent or collection index (repeatable); default: those the store knows"},
 			&cli.BoolFlag{Name: "trust-collection", Usage: "accept the collection's own, unsigned Packages.digests as the authority (required for now)"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up after this long", Value: 30 * time.Minute},
-		),
+		), binpkgMatchFlags()...),
 		Action: runBinpkgFetch,
 	}
 }
@@ -71,9 +83,13 @@ func runBinpkgFetch(c *cli.Context) error {
 			return failedErr("binpkg fetch: %v", err)
 		}
 	}
+	match, err := buildWantFromFlags(c)
+	if err != nil {
+		return err
+	}
 	tctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
-	req := swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: true}
+	req := swarm.BinpkgRequest{Collections: colls, Wants: c.Args().Slice(), TrustCollection: true, Match: match}
 	res, err := fetchBinpkgs(tctx, c, store, req)
 	if err != nil {
 		return failedErr("binpkg fetch: %v", err)
@@ -103,17 +119,13 @@ func fetchBinpkgsViaDaemon(ctx context.Context, cl *control.Client, req swarm.Bi
 	if err != nil {
 		return nil, err
 	}
-	resp, err := cl.FetchBinpkgs(ctx, control.BinpkgFetchRequest{Torrents: ts, Wants: req.Wants, TrustCollection: req.TrustCollection})
+	resp, err := cl.FetchBinpkgs(ctx, control.BinpkgFetchRequest{Torrents: ts, Wants: req.Wants, TrustCollection: req.TrustCollection, Match: req.Match})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]swarm.BinpkgResult, len(resp.Results))
 	for i, r := range resp.Results {
-		out[i] = swarm.BinpkgResult{Want: r.Want, Package: r.Package,
-			FileResult: swarm.FileResult{Name: r.Name, Outcome: r.Outcome, Path: r.Path}}
-		if r.Error != "" {
-			out[i].Err = errors.New(r.Error)
-		}
+		out[i] = binpkgResultFromDaemon(r, req.Match)
 	}
 	return out, nil
 }
@@ -137,6 +149,15 @@ func knownBinpkgCollections(store *swarm.Store) ([]*collection.Collection, error
 }
 
 func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
+	if c.Bool("json") {
+		out := make([]control.BinpkgResult, len(res))
+		for i, r := range res {
+			out[i] = binpkgControlResult(r)
+		}
+		if err := writeJSON(c.App.Writer, out); err != nil {
+			return err
+		}
+	}
 	failed := 0
 	for _, r := range res {
 		if !r.Outcome.OK() {
@@ -144,7 +165,9 @@ func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
 			fmt.Fprintf(c.App.ErrWriter, "FAILED %s [%s] %v\n", r.Want, r.Outcome, r.Err)
 			continue
 		}
-		fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+		if !c.Bool("json") {
+			fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+		}
 		fmt.Fprintf(c.App.ErrWriter, "%s: %s %s, %s, matches Portage's SIZE/MD5/SHA1 and the collection's UNVERIFIED (unsigned) Packages.digests\n",
 			r.Want, r.Outcome, r.Name, humanize.IBytes(uint64(sizeOf(r.Package))))
 	}

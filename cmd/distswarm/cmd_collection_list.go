@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/dustin/go-humanize"
@@ -32,9 +33,16 @@ func runCollectionList(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageErr("collection list takes no names (see collection info)")
 	}
-	store, err := openStoreFlag(c)
+	store, err := openExistingStoreFlag(c)
+	if errors.Is(err, swarm.ErrNoStore) {
+		if c.Bool("json") {
+			return writeJSON(c.App.Writer, []swarm.KnownCollection{})
+		}
+		fmt.Fprintf(c.App.ErrWriter, "%v: it knows no collections\n", err)
+		return nil
+	}
 	if err != nil {
-		return err
+		return failedErr("collection list: %v", err)
 	}
 	known, err := store.KnownCollections(true)
 	if err != nil {
@@ -71,9 +79,9 @@ func runCollectionInfo(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageErr("collection info: name one collection by its infohash (distswarm collection list shows them)")
 	}
-	store, err := openStoreFlag(c)
+	store, err := openExistingStoreFlag(c)
 	if err != nil {
-		return err
+		return failedErr("collection info: %v", err)
 	}
 	known, err := store.KnownCollections(true)
 	if err != nil {

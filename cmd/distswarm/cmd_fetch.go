@@ -65,6 +65,16 @@ func openStoreFlag(c *cli.Context) (*swarm.Store, error) {
 	return store, nil
 }
 
+// openExistingStoreFlag opens --store (or the default store) for a command
+// that only reads it: a directory that is not a store yet is not created.
+func openExistingStoreFlag(c *cli.Context) (*swarm.Store, error) {
+	root := swarm.DefaultStoreDir()
+	if c.IsSet("store") {
+		root = c.String("store")
+	}
+	return swarm.OpenExistingStore(root)
+}
+
 // parseRate reads a byte rate such as 0, 500000, 2MiB or 10MB.
 func parseRate(s string) (int64, error) {
 	if s == "" || s == "0" {

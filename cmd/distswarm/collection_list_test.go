@@ -25,8 +25,15 @@ func TestCollectionListAndInfo(t *testing.T) {
 		}
 	}
 	store := filepath.Join(dir, "store")
+	// Reading a store that does not exist creates nothing.
 	if r := runCLI(t, "", "collection", "list", "--store", store); r.code != 0 || !strings.Contains(r.stderr, "knows no collections") {
-		t.Fatalf("empty store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("no store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", store, "abcd"); r.code != 1 || !strings.Contains(r.stderr, "not a distswarm store") {
+		t.Fatalf("info on no store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Fatalf("collection list/info created %s (%v)", store, err)
 	}
 	torrent := filepath.Join(dir, "c.torrent")
 	if r := runCLI(t, "", "collection", "create", "--from", src, "--out", torrent); r.code != 0 {

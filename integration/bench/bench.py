@@ -21,6 +21,12 @@ goal.
       store) vs the same file from a plain Go file server
   G2  Portage-mode fetches (FETCHCOMMAND, one at a time as Portage runs them)
       of 200 small files from a peer: through a running daemon vs in-process
+  B1  binpkg publish of a PKGDIR of 2,000 synthetic binpkgs (half under 32
+      KiB) vs collection create over the same bytes
+  B2  200 of those binpkgs fetched in turn (one curl, keep-alive) through a
+      daemon's /binpkgs gateway, the daemon getting them from a publishing
+      peer through a counting TCP relay, vs the same files from a plain Go
+      file server; and wire bytes (both directions) / payload
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
@@ -50,16 +56,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DS = os.environ.get("DISTSWARM_BIN") or os.path.join(ROOT, "bin", "distswarm")
 LTPY = ["/usr/bin/python3", os.path.join(HERE, "ltbench.py")]
-TOOLS = os.environ["BENCH_TOOLS"]          # gencorpus, httpserve, gatewayserve (built by bench.sh)
+TOOLS = os.environ["BENCH_TOOLS"]          # gencorpus, httpserve, gatewayserve, genbinpkgs, tcpcount (built by bench.sh)
 GEN = os.path.join(TOOLS, "gencorpus")
 HTTPSERVE = os.path.join(TOOLS, "httpserve")
 GATEWAYSERVE = os.path.join(TOOLS, "gatewayserve")
+GENBINPKGS = os.path.join(TOOLS, "genbinpkgs")
+TCPCOUNT = os.path.join(TOOLS, "tcpcount")
 CLK = os.sysconf("SC_CLK_TCK")
 MIB = 1 << 20
 
 SCALE = fractions.Fraction(os.environ.get("SIZE", "1") or "1")
 SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if b.strip()] or \
-    ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2"]
+    ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2", "B1", "B2"]
 REPS = int(os.environ.get("REPS", "3"))
 PROFILE = os.environ.get("PROFILE", "")
 BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
@@ -824,10 +832,118 @@ def bench_g2():
     rmtree(inproc, dstore, seed_store)
 
 
+# ---------------------------------------------------------------- B1, B2
+
+def binpkg_corpus():
+    """A PKGDIR of synthetic XPAK packages (genbinpkgs): half 4-32 KiB,
+    half 32 KiB-2 MiB."""
+    key = ("binpkgs",)
+    if key in CORPORA:
+        return CORPORA[key]
+    d = os.path.join(WORK, "pkgdir")
+    t0 = time.monotonic()
+    p = run("genbinpkgs", [GENBINPKGS, "-n", str(scaled(2000, 20)), "-seed", "9", "-out", d])
+    m = re.search(r"files (\d+) bytes (\d+)", p.text())
+    info = {"dir": d, "files": int(m.group(1)), "bytes": int(m.group(2))}
+    log("PKGDIR: %d binpkgs, %.1f MiB in %.1fs" % (info["files"], info["bytes"] / MIB, time.monotonic() - t0))
+    CORPORA[key] = info
+    return info
+
+
+def bench_b1():
+    """binpkg publish (Packages entries from each package's metadata,
+    Packages.digests with BLAKE2B/SHA512/MD5/SHA1, one torrent per shard,
+    remembered in the store; --no-seed) against collection create over the
+    same files."""
+    c = binpkg_corpus()
+    log("B1: publish %d binpkgs, %.0f MiB" % (c["files"], c["bytes"] / MIB))
+    warm(c["dir"])
+    out = os.path.join(WORK, "b1-create.torrent")
+    cw, cc = best_of("b1-create", [DS, "collection", "create", "--from", c["dir"], "--out", out],
+                     before=lambda: rmtree(out + ".shards"))
+    pout = os.path.join(WORK, "b1-publish.torrent")
+    store = os.path.join(WORK, "b1-store")
+    pw, pc = best_of("b1-publish", [DS, "binpkg", "publish", "--store", store, "--pkgdir", c["dir"], "--out", pout,
+                                    "--no-seed", "--offline"],
+                     before=lambda: rmtree(store, pout + ".shards"))
+    row("B1 collection create over the PKGDIR (reference)", cw, cc, "%.0f MiB/s" % (c["bytes"] / MIB / cw))
+    row("B1 distswarm binpkg publish, %d binpkgs" % c["files"], pw, pc,
+        "%.2fx collection create time" % (pw / cw))
+    rmtree(store)
+
+
+def b2_paths(c):
+    """Every tenth package, alternating small and large: 200 of 2,000."""
+    n = min(scaled(200, 2), c["files"] // 10)
+    idx = [10 * k + (k % 2) for k in range(n)]
+    return ["app-misc/pkg%05d/pkg%05d-1-1.xpak" % (i, i) for i in idx]
+
+
+def curl_many(tag, base, rels, sizes, servers):
+    """One curl fetching every path in turn over one keep-alive connection;
+    returns wall, cpu (curl + the servers)."""
+    args = ["curl", "-sS", "-f", "--max-time", str(DS_BOUND), "-w", "%{http_code} %{size_download}\n"]
+    for r in rels:
+        args += ["-o", "/dev/null", base + "/" + r]
+    cpu0, t0 = sum(s.cpu_now() for s in servers), time.monotonic()
+    cu = run("curl-" + tag, args, bound=DS_BOUND + 10)
+    wall = time.monotonic() - t0
+    cpu = cu.cpu_total + sum(s.cpu_now() for s in servers) - cpu0
+    got = cu.text().split("\n")[:len(rels)]
+    want = ["200 %d" % sizes[r] for r in rels]
+    if got != want:
+        bad = [(r, g) for r, g, w in zip(rels, got, want) if g != w][:3]
+        raise RuntimeError("curl %s: %d of %d wrong, e.g. %s" % (tag, len(bad), len(rels), bad))
+    return wall, cpu
+
+
+def bench_b2():
+    """200 binpkgs through the daemon's gateway, each fetched from the
+    publishing peer on its first request, against a plain file server over
+    the PKGDIR. The daemon reaches the peer through tcpcount, which counts
+    the wire bytes (BitTorrent framing, requests, the index files and
+    piece padding included) set against the payload."""
+    c = binpkg_corpus()
+    rels = b2_paths(c)
+    sizes = {r: os.path.getsize(os.path.join(c["dir"], r)) for r in rels}
+    payload = sum(sizes.values())
+    tor = os.path.join(WORK, "b2.torrent")
+    pub = Proc("b2-publish", [DS, "binpkg", "publish", "--store", os.path.join(WORK, "b2-pubstore"),
+                              "--pkgdir", c["dir"], "--out", tor, "--listen", "127.0.0.1:0", "--offline"])
+    port = int(pub.wait_for(r"seeding on port (\d+)").group(1))
+    relay = Proc("b2-relay", [TCPCOUNT, "-to", "127.0.0.1:%d" % port])
+    rport = int(relay.wait_for(r"listening on (\d+)").group(1))
+    store = os.path.join(WORK, "b2-daemon")
+    daemon = Proc("b2-daemon", [DS, "daemon", "--store", store, "--gateway", "127.0.0.1:0", "--listen", "127.0.0.1:0",
+                                "--offline", "--lsd=false", "--peer", "127.0.0.1:%d" % rport], env=prof_env("b2-daemon"))
+    gw = daemon.wait_for(r"ready gateway=(\S+)").group(1)
+    run("b2-add", [DS, "collection", "add", "--store", store, tor])
+    fs = Proc("b2-fileserver", [HTTPSERVE, "-dir", c["dir"]])
+    fs_base = "http://127.0.0.1:%s" % fs.wait_for(r"listening on (\d+)").group(1)
+    log("B2: %d binpkgs (%.1f MiB) through the gateway from a peer vs a file server" % (len(rels), payload / MIB))
+    warm(c["dir"])
+    fw, fc = curl_many("b2-fileserver", fs_base, rels, sizes, [fs])
+    dw, dc = curl_many("b2-daemon", gw + "/binpkgs", rels, sizes, [daemon, pub])
+    for p in (fs, daemon, pub):
+        p.stop()
+    relay.stop()
+    m = re.search(r"to-target (\d+) from-target (\d+)", relay.text())
+    if not m:
+        raise RuntimeError("tcpcount printed no totals: %s" % relay.text()[-500:])
+    wire = int(m.group(1)) + int(m.group(2))
+    row("B2 Go http.FileServer, %d binpkgs (reference)" % len(rels), fw, fc, "%.1f MiB/s" % (payload / MIB / fw))
+    row("B2 daemon gateway <- peer (first request each)", dw, dc,
+        "%.3fx file server speed, %.1f MiB/s, %.0f ms/binpkg" % (fw / dw, payload / MIB / dw, dw * 1000 / len(rels)))
+    r = wire / payload
+    row("B2 wire bytes / payload (%.1f / %.1f MiB)" % (wire / MIB, payload / MIB), "", "", "%.3f" % r,
+        "<= 1.3", judge(r, 1.3, False))
+    rmtree(store, os.path.join(WORK, "b2-pubstore"))
+
+
 # ---------------------------------------------------------------- main
 
 BENCHES = {"P1": bench_p1, "P2": bench_p2, "P3": bench_p3, "P4": bench_p4, "P5": bench_p5, "P6": bench_p6,
-           "G1": bench_g1, "G2": bench_g2}
+           "G1": bench_g1, "G2": bench_g2, "B1": bench_b1, "B2": bench_b2}
 
 
 def machine():

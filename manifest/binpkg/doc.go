@@ -81,6 +81,16 @@
 // Matches checks a package against a wanted configuration, ignoring what
 // the wanted one leaves unknown.
 //
+// BuildWant is what a client asks for (binpkg fetch --match-use, --match,
+// --match-make-conf): USE flags on or off, USE_EXPAND variables and exact
+// CHOST/CFLAGS/CXXFLAGS/LDFLAGS/ARCH/PROFILE. Check compares it with a
+// Packages entry the way emerge --binpkg-respect-use does (only flags the
+// package has count) and returns each BuildDiff, plus the fields the entry
+// does not record (Packages carries no compiler flags). ReadMakeConf reads
+// a make.conf file or directory with the shell subset Portage's getconfig
+// accepts (quotes, ${VAR} expansion, continuation, comments, source),
+// bounded, with file:line errors; a test checks it against getconfig.
+//
 // # Strong-digest index
 //
 // A Packages index carries only MD5, SHA1 and SIZE. DigestIndex adds

@@ -2,6 +2,7 @@ package control
 
 import (
 	"github.com/distswarm/distswarm/manifest"
+	"github.com/distswarm/distswarm/manifest/binpkg"
 	"github.com/distswarm/distswarm/swarm"
 )
 
@@ -85,6 +86,8 @@ type BinpkgFetchRequest struct {
 	Torrents        []Torrent `json:"torrents"`
 	Wants           []string  `json:"wants"`
 	TrustCollection bool      `json:"trust_collection"`
+	// Match selects builds (swarm.BinpkgRequest.Match).
+	Match binpkg.BuildWant `json:"match"`
 }
 
 // BinpkgResult is one wanted package's outcome.
@@ -95,6 +98,8 @@ type BinpkgResult struct {
 	Outcome swarm.Outcome     `json:"outcome"`
 	Path    string            `json:"path,omitempty"`
 	Error   string            `json:"error,omitempty"`
+	// Candidates are set when no build matched (swarm.NoMatchError).
+	Candidates []swarm.BinpkgCandidate `json:"candidates,omitempty"`
 }
 
 // BinpkgFetchResponse carries one result per wanted package.

@@ -144,7 +144,7 @@ func (s *Server) fetchBinpkgs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := s.node.FetchBinpkgs(r.Context(), swarm.BinpkgRequest{
-		Collections: colls, Wants: req.Wants, TrustCollection: req.TrustCollection,
+		Collections: colls, Wants: req.Wants, TrustCollection: req.TrustCollection, Match: req.Match,
 	})
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err)
@@ -155,6 +155,9 @@ func (s *Server) fetchBinpkgs(w http.ResponseWriter, r *http.Request) {
 		out.Results[i] = BinpkgResult{Want: br.Want, Name: br.Name, Package: br.Package, Outcome: br.Outcome, Path: br.Path}
 		if br.Err != nil {
 			out.Results[i].Error = br.Err.Error()
+		}
+		if nm, ok := errors.AsType[*swarm.NoMatchError](br.Err); ok {
+			out.Results[i].Candidates = nm.Candidates
 		}
 	}
 	reply(w, out)
