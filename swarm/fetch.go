@@ -52,11 +52,14 @@ type Progress struct {
 }
 
 // Fetch runs one FetchRequest on a node of its own, opened for the call
-// (see Node.Fetch). No node is opened when the store already holds every
+// (see Node.Fetch; with no Collections, Node.FetchKnown). No node is opened when the store already holds every
 // file or nothing can be fetched.
 func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 	if o.Authority == nil {
 		o.Authority = NewAuthority()
+	}
+	if len(o.Collections) == 0 {
+		return fetchKnownOnce(ctx, o)
 	}
 	req := FetchRequest{
 		Collections: o.Collections, Authority: o.Authority, TrustCollection: o.TrustCollection,

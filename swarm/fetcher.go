@@ -279,6 +279,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 			r.n.st.Retry(key.ih, key.index)
 		}
 		r.waiting[key] = w
+		nt.used.Store(true)
 		nt.t.Files()[c.index].Download()
 		return nil
 	}

@@ -75,6 +75,14 @@ type Node struct {
 
 	stallReport time.Duration
 	onCheck     func(checked, pieces int)
+
+	// copts are the client's options (the LAN learner's metadata client
+	// copies some).
+	copts ClientOptions
+	// lan is LAN discovery, once StartLAN ran.
+	lanMu      sync.Mutex
+	lan        *lanState
+	trackerURL string // the embedded tracker's announce URL, if any
 }
 
 // OpenNode opens the store's state and starts the client. When another
@@ -135,6 +143,7 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 		return nil, err
 	}
 	n.cl = cl
+	n.copts = o.Client
 	peers, err := peerInfos(o.Peers)
 	if err != nil {
 		n.Close()
@@ -142,6 +151,9 @@ func OpenNode(ctx context.Context, o NodeOptions) (*Node, error) {
 	}
 	n.reg = newRegistry(cl, st, o.Store, peers, logger, n.onWriteError)
 	n.reg.onInfo = n.verify.binpkg.note
+	for _, ih := range o.Store.learnedInfohashes() {
+		n.reg.markLearned(ih)
+	}
 	return n, nil
 }
 

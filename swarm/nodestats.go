@@ -138,6 +138,8 @@ func (n *Node) Status() NodeStatus {
 	st.UploadRate, st.DownloadRate = n.stats.rates(time.Now(), st.Totals.Uploaded, down)
 	st.Quarantine = listQuarantine(n.store.QuarantineDir())
 	st.Binpkgs = n.judged.list()
+	st.LAN = n.lanStatus()
+	st.TrackerURL = n.embeddedTrackerURL()
 	return st
 }
 

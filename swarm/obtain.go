@@ -129,8 +129,9 @@ func (n *Node) obtainFromSwarm(ctx context.Context, req ObtainRequest) (string, 
 	return res[0].Path, nil
 }
 
-// collectionsListing returns the known collections (added to the node or
-// remembered by the store) whose torrents list name.
+// collectionsListing returns the known collections (added to the node,
+// remembered by the store or learned from the LAN) whose torrents list
+// name.
 func (n *Node) collectionsListing(name string) ([]*collection.Collection, error) {
 	seen := map[metainfo.Hash]bool{}
 	var out []*collection.Collection
@@ -144,10 +145,12 @@ func (n *Node) collectionsListing(name string) ([]*collection.Collection, error)
 	if err != nil {
 		return nil, err
 	}
-	for _, mi := range known {
-		if seen[mi.HashInfoBytes()] {
+	for _, mi := range append(known, n.store.Learned()...) {
+		ih := mi.HashInfoBytes()
+		if seen[ih] {
 			continue
 		}
+		seen[ih] = true
 		info, err := collection.ParseInfo(mi.InfoBytes)
 		if err != nil {
 			continue

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
@@ -29,6 +30,17 @@ type registry struct {
 
 	mu   sync.Mutex
 	byIH map[metainfo.Hash]*nodeTorrent
+	// learned are the collections learned from the LAN: adding one does
+	// not remember it among the store's collections (see
+	// Store.RememberLearned).
+	learned map[metainfo.Hash]bool
+	// lanPeers, if set, are the peers heard on the LAN for a torrent,
+	// given to it when it is added.
+	lanPeers func(metainfo.Hash) []torrent.PeerInfo
+	// extraTrackers are announced to for every torrent (the embedded
+	// tracker); with onlyExtra the torrents' own trackers are not.
+	extraTrackers []string
+	onlyExtra     bool
 }
 
 // nodeTorrent is a torrent added to the node's client.
@@ -40,6 +52,10 @@ type nodeTorrent struct {
 	files map[string]int // distfile name → file index
 	mfIdx int            // collection Manifest file index, -1 if none
 
+	// used is set when a fetch asked for a file of the torrent: a
+	// collection learned from the LAN is announced there only then.
+	used atomic.Bool
+
 	writes     writeGuard
 	onWriteErr func(metainfo.Hash, error)
 
@@ -50,7 +66,8 @@ type nodeTorrent struct {
 }
 
 func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger, onWriteErr func(metainfo.Hash, error)) *registry {
-	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, onWriteErr: onWriteErr, byIH: map[metainfo.Hash]*nodeTorrent{}}
+	return &registry{cl: cl, st: st, store: store, peers: peers, log: logger, onWriteErr: onWriteErr,
+		byIH: map[metainfo.Hash]*nodeTorrent{}, learned: map[metainfo.Hash]bool{}}
 }
 
 // watchWrites reports the torrent's write errors to the registry's onWriteErr.
@@ -85,8 +102,11 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	// doubled a 100,000-file seeder's start-up.
 	// Remembered first: the storage then finds the collection Manifest
 	// at its final path and serves it without fetching it.
-	if err := r.store.Remember(mi, mf); err != nil {
-		r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
+	// One learned from the LAN is remembered apart, once its Manifest came.
+	if !r.learned[ih] {
+		if err := r.store.Remember(mi, mf); err != nil {
+			r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
+		}
 	}
 	t, err := addTorrent(r.cl, withoutTrackers(mi))
 	if err != nil {
@@ -101,14 +121,87 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 		r.onInfo(ih, t.Info())
 	}
 	r.st.Attach(t)
-	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: mi.UpvertedAnnounceList(), onWriteErr: r.onWriteErr}
+	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: r.trackersOf(mi), onWriteErr: r.onWriteErr}
 	nt.files, nt.mfIdx = distfilesOf(nt.info), manifestIndex(nt.info)
 	nt.watchWrites()
 	if len(r.peers) > 0 {
 		t.AddPeers(r.peers)
 	}
+	if r.lanPeers != nil {
+		t.AddPeers(r.lanPeers(ih))
+	}
 	r.byIH[ih] = nt
 	return nt, nil
+}
+
+// trackersOf are the tiers a torrent announces to (r.mu held).
+func (r *registry) trackersOf(mi *metainfo.MetaInfo) [][]string {
+	var tiers [][]string
+	if !r.onlyExtra {
+		tiers = mi.UpvertedAnnounceList()
+	}
+	for _, u := range r.extraTrackers {
+		tiers = append(tiers, []string{u})
+	}
+	return tiers
+}
+
+// useTracker makes every torrent announce to url too, those added already
+// included; only stops the torrents added from now on announcing to their
+// own trackers.
+func (r *registry) useTracker(url string, only bool) {
+	r.mu.Lock()
+	r.extraTrackers = append(r.extraTrackers, url)
+	r.onlyExtra = r.onlyExtra || only
+	nts := make([]*nodeTorrent, 0, len(r.byIH))
+	for _, nt := range r.byIH {
+		nts = append(nts, nt)
+	}
+	r.mu.Unlock()
+	for _, nt := range nts {
+		nt.addTracker(url)
+	}
+}
+
+// addTracker announces to url too: now if the torrent announces already,
+// else when it starts to.
+func (nt *nodeTorrent) addTracker(url string) {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	nt.trackers = append(nt.trackers, []string{url})
+	if nt.trackersAdded {
+		nt.t.AddTrackers([][]string{{url}})
+	}
+}
+
+// setLANPeers sets where added torrents get the peers heard on the LAN.
+func (r *registry) setLANPeers(fn func(metainfo.Hash) []torrent.PeerInfo) {
+	r.mu.Lock()
+	r.lanPeers = fn
+	r.mu.Unlock()
+}
+
+// markLearned notes that ih was learned from the LAN.
+func (r *registry) markLearned(ih metainfo.Hash) {
+	r.mu.Lock()
+	r.learned[ih] = true
+	r.mu.Unlock()
+}
+
+// unmarkLearned makes ih one of the store's own collections again (the
+// user gave it), reporting whether it was learned.
+func (r *registry) unmarkLearned(ih metainfo.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	was := r.learned[ih]
+	delete(r.learned, ih)
+	return was
+}
+
+func (r *registry) isLearned(ih metainfo.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.learned[ih]
 }
 
 // get returns the torrent added for ih, if any.

@@ -113,6 +113,12 @@ func (n *Node) Seed(ctx context.Context, colls []*collection.Collection) ([]*tor
 					return nil, err
 				}
 			}
+			if n.reg.unmarkLearned(ih) {
+				// Given now, no longer only learned from the LAN.
+				if err := n.store.Remember(mi, mf); err != nil {
+					return nil, err
+				}
+			}
 			nt, err := n.reg.add(ctx, mi, ih, mf)
 			if err != nil {
 				return nil, err

@@ -79,6 +79,10 @@ type NodeStatus struct {
 	// Binpkgs is the latest trust judgement of each binary package the
 	// node fetched or was asked for, newest first, bounded.
 	Binpkgs []BinpkgJudgement `json:"binpkgs"`
+	// LAN is LAN discovery's view; nil when it does not run.
+	LAN *LANStatus `json:"lan,omitempty"`
+	// TrackerURL is the announce URL of the embedded tracker, if one runs.
+	TrackerURL string `json:"tracker_url,omitempty"`
 }
 
 // ByteCounters splits where bytes came from and went.

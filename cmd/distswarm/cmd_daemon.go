@@ -37,6 +37,7 @@ func daemonCommand() *cli.Command {
 		&cli.StringFlag{Name: "upload-rate", Usage: "upload limit in bytes/s (e.g. 2MiB; 0 = none)", Value: "0"},
 		&cli.StringFlag{Name: "download-rate", Usage: "download limit in bytes/s (e.g. 10MiB; 0 = none)", Value: "0"},
 		&cli.BoolFlag{Name: "lsd", Usage: "LAN discovery (BEP 14): announce the store's collections on the LAN and use the peers heard there, also with --offline (--lsd=false turns it off)", Value: true},
+		&cli.StringFlag{Name: "tracker", Usage: "serve an HTTP BitTorrent tracker for a LAN event on this address (e.g. :6969); every collection of the node is announced to it, and its announce URL is on the status page"},
 		&cli.StringSliceFlag{Name: "lsd-interface", Usage: "network interface for LAN discovery (repeatable; default every multicast interface that is up, or the one holding --listen's address)"},
 	)
 	flags = append(flags, trustFlags()...)
@@ -55,7 +56,11 @@ func daemonCommand() *cli.Command {
    --socket-group): 'distswarm fetch', 'seed', 'collection add' and Portage
    mode hand their work to it automatically;
  - finds peers on the LAN (BEP 14 Local Service Discovery, --lsd): machines
-   running the daemon share their collections with no --peer, tracker or DHT;
+   running the daemon share their collections with no --peer, tracker or DHT,
+   and learn the collections announced there (info and Manifest, no data):
+   'distswarm fetch NAME', Portage mode and the gateway find files in them;
+ - with --tracker ADDR, serves an HTTP tracker for a LAN event (announce URL
+   on the status page and standard error) and announces to it;
  - serves an HTTP gateway on --gateway: GET /distfiles/layout.conf and GLEP 75
    paths, so GENTOO_MIRRORS="http://HOST:6880" works for unmodified Portage.
    A miss is fetched from the swarm, then from --upstream, and verified
@@ -76,7 +81,8 @@ SIGTERM or SIGINT stops it gracefully (state flushed).
 Examples:
    distswarm daemon --store /var/cache/distswarm --repo /var/db/repos/gentoo
    distswarm daemon --gateway 0.0.0.0:6880 --upload-rate 5MiB
-   distswarm daemon --offline --lsd-interface eth0     # a LAN event without Internet`,
+   distswarm daemon --offline --lsd-interface eth0     # a LAN event without Internet
+   distswarm daemon --offline --tracker :6969          # ... with a tracker for other clients`,
 		Flags:  flags,
 		Action: runDaemon,
 	}
@@ -144,6 +150,13 @@ func runDaemon(c *cli.Context) error {
 		return err
 	}
 	log := logger(c)
+	tr, err := startTrackerFlag(c, &copts, log)
+	if err != nil {
+		return err
+	}
+	if tr != nil {
+		defer tr.ln.Close()
+	}
 	node, err := swarm.OpenNode(ctx, swarm.NodeOptions{
 		Store: store, Client: copts, Peers: c.StringSlice("peer"), Authority: auth, Logger: log,
 		OnLockWait: func() {
@@ -154,6 +167,9 @@ func runDaemon(c *cli.Context) error {
 		return failedErr("daemon: %v", err)
 	}
 	defer node.Close()
+	if tr != nil {
+		node.UseTracker(tr.url, c.Bool("offline"))
+	}
 	if _, err := node.TrustKnownManifests(); err != nil {
 		return failedErr("daemon: %v", err)
 	}
@@ -173,14 +189,18 @@ func runDaemon(c *cli.Context) error {
 	if err != nil {
 		return failedErr("daemon: %v", err)
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- ctl.Serve() }()
 	if gw != nil {
 		go func() { errc <- serveHTTP(gw) }()
 	}
+	if tr != nil {
+		go func() { errc <- tr.serve() }()
+		fmt.Fprintf(c.App.ErrWriter, "tracker: announce URL %s\n", tr.url)
+	}
 	fmt.Fprintf(c.App.Writer, "ready gateway=%s bt-port=%d control=%s\n", gwURL, node.Port(), store.ControlSocket())
 	err = daemonLoop(ctx, node, log, errc)
-	shutdown(ctl, gw)
+	shutdown(ctl, gw, tr)
 	if err != nil {
 		return failedErr("daemon: %v", err)
 	}
@@ -246,15 +266,45 @@ func serveHTTP(g *gatewayServer) error {
 }
 
 // shutdown stops the servers, giving running requests a few seconds.
-func shutdown(ctl *control.Server, gw *gatewayServer) {
+func shutdown(ctl *control.Server, gw *gatewayServer, tr *trackerServer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = ctl.Shutdown(ctx)
-	if gw != nil {
-		if gw.srv.Shutdown(ctx) != nil {
-			gw.srv.Close()
+	for _, srv := range []*http.Server{httpOf(gw), trackerHTTP(tr)} {
+		if srv != nil && srv.Shutdown(ctx) != nil {
+			srv.Close()
 		}
 	}
+}
+
+func httpOf(gw *gatewayServer) *http.Server {
+	if gw == nil {
+		return nil
+	}
+	return gw.srv
+}
+
+func trackerHTTP(tr *trackerServer) *http.Server {
+	if tr == nil {
+		return nil
+	}
+	return tr.srv
+}
+
+// startTrackerFlag starts the embedded tracker of --tracker, if given. The
+// client then announces to trackers even with --offline (to this one
+// only: the node leaves the collections' own out).
+func startTrackerFlag(c *cli.Context, copts *swarm.ClientOptions, log *slog.Logger) (*trackerServer, error) {
+	addr := c.String("tracker")
+	if addr == "" || addr == "off" {
+		return nil, nil
+	}
+	tr, err := startTracker(addr, log)
+	if err != nil {
+		return nil, usageErr("daemon --tracker %s: %v", addr, err)
+	}
+	copts.NoTrackers = false
+	return tr, nil
 }
 
 func daemonClientOptions(c *cli.Context) (swarm.ClientOptions, error) {
@@ -304,6 +354,7 @@ func startLAN(ctx context.Context, c *cli.Context, node *swarm.Node, log *slog.L
 	return func() {
 		cancel()
 		<-svc.Done()
+		node.WaitLAN()
 		st := svc.Stats()
 		log.Info("LAN discovery stopped", "sent", st.Sent, "received", st.Received, "peers", st.PeersReported, "dropped", st.Dropped)
 	}, nil

@@ -26,7 +26,7 @@ func networkFlags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", Usage: "address for BitTorrent connections", Value: ":0"},
 		&cli.StringSliceFlag{Name: "peer", Usage: "connect to this peer, HOST:PORT (repeatable)"},
 		&cli.BoolFlag{Name: "no-dht", Usage: "do not use the mainline DHT"},
-		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers: only --peer and webseeds"},
+		&cli.BoolFlag{Name: "offline", Usage: "no DHT and no trackers but the daemon's own (--tracker): only --peer, LAN discovery (daemon), webseeds"},
 		&cli.BoolFlag{Name: "utp", Usage: "also use uTP (off by default: slower than TCP in this client)"},
 		&cli.StringSliceFlag{Name: "dht-node", Usage: "DHT bootstrap node HOST:PORT instead of the public ones (repeatable)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what the BitTorrent client does"},
@@ -127,6 +127,10 @@ quarantined and never placed.
 The authority is --repo, --manifest or --digests; with --trust-collection the
 collection's own Manifest is used for files your authority does not know.
 
+Without --torrent or --magnet, NAME is looked for in every collection the
+store knows: those it was given and, through a running daemon, those it
+learned from the LAN ('distswarm lan' lists them).
+
 Exit status: 0 when every file is placed, 1 otherwise (one line per file with
 the reason), 2 on usage errors.
 
@@ -139,7 +143,8 @@ store, then in the collections the store knows, then downloads URI over HTTP
 
 Examples:
    distswarm fetch --torrent distfiles.torrent --repo /var/db/repos/gentoo zstd-1.5.5.tar.gz
-   distswarm fetch --torrent lan.torrent --peer 10.0.0.5:6881 --trust-collection --all`,
+   distswarm fetch --torrent lan.torrent --peer 10.0.0.5:6881 --trust-collection --all
+   distswarm fetch --manifest Manifest zstd-1.5.5.tar.gz       # from any known collection`,
 		Flags:  flags,
 		Action: runFetch,
 	}
@@ -156,8 +161,8 @@ func runFetch(c *cli.Context) error {
 		warnPrivateStore(c, store)
 		return runPortageFetch(ctx, c, store)
 	}
-	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" {
-		return usageErr("fetch: give a collection with --torrent or --magnet (or Portage mode with --uri/--out)")
+	if len(c.StringSlice("torrent")) == 0 && c.String("magnet") == "" && c.Bool("all") {
+		return usageErr("fetch --all: give the collections with --torrent or --magnet")
 	}
 	if c.NArg() == 0 && !c.Bool("all") {
 		return usageErr("fetch: name the distfiles to fetch, or pass --all")

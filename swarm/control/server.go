@@ -113,7 +113,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err)
 		return
 	}
-	res, err := s.node.Fetch(r.Context(), swarm.FetchRequest{
+	fetch := s.node.Fetch
+	if len(colls) == 0 {
+		// None named: every collection the node knows, LAN ones included.
+		fetch = s.node.FetchKnown
+	}
+	res, err := fetch(r.Context(), swarm.FetchRequest{
 		Collections: colls, Authority: auth, TrustCollection: req.TrustCollection, Names: req.Names, All: req.All,
 	})
 	if err != nil {
