@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	g "github.com/anacrolix/generics"
 	"github.com/anacrolix/torrent"
@@ -53,13 +54,8 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 	if err != nil {
 		return nil, fmt.Errorf("--magnet: %w", err)
 	}
-	if len(pis) > 0 {
-		t.AddPeers(pis)
-	}
-	select {
-	case <-t.GotInfo():
-	case <-ctx.Done():
-		return nil, fmt.Errorf("metadata of %s: %w (%d peers connected)", m.InfoHash.HexString(), ctx.Err(), t.Stats().ActivePeers)
+	if err := waitMetadata(ctx, &nodeTorrent{t: t}, pis); err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w (%d peers connected)", m.InfoHash.HexString(), err, t.Stats().ActivePeers)
 	}
 	// ParseInfo scans the bencode (depth, values, file entries) before it
 	// decodes it. The library itself decodes the metadata once it has all
@@ -83,6 +79,26 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 		return nil, fmt.Errorf("metadata of %s: got info for %s", m.InfoHash.HexString(), mi.HashInfoBytes().HexString())
 	}
 	return &mi, nil
+}
+
+// waitMetadata waits for nt's info, dialling the given peers it is not
+// connected to again every redialEvery: the library forgets a peer whose
+// first dial failed (on a busy machine, a magnet fetch then waited out its
+// whole deadline with 0 peers connected).
+func waitMetadata(ctx context.Context, nt *nodeTorrent, peers []torrent.PeerInfo) error {
+	nt.t.AddPeers(peers)
+	tick := time.NewTicker(redialEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-nt.t.GotInfo():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			nt.redialMissing(peers)
+		}
+	}
 }
 
 // metadataOnlyStorage is the storage of the client that resolves a magnet:

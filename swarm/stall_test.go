@@ -306,3 +306,52 @@ func TestFetchRedialsLateGivenPeer(t *testing.T) {
 		}
 	}
 }
+
+// A magnet's given peer that is not listening yet when the metadata is
+// asked for: ResolveMagnet dials it again and gets the info once it
+// listens, instead of waiting out its deadline with 0 peers connected.
+func TestResolveMagnetRedialsLateGivenPeer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := t.TempDir()
+	corpus(t, src, []int{300000, 5000})
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ih := coll.Torrents[0].HashInfoBytes()
+	type outcome struct {
+		mi  *metainfo.MetaInfo
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		mi, err := ResolveMagnet(ctx, "magnet:?xt=urn:btih:"+ih.HexString(), []string{addr}, loopback())
+		done <- outcome{mi, err}
+	}()
+	time.Sleep(2 * time.Second) // the first dial has failed by now
+	seedStore, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedCtx, stopSeed := context.WithCancel(ctx)
+	seedDone := make(chan error, 1)
+	go func() {
+		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src,
+			Client: ClientOptions{ListenAddr: addr, NoTrackers: true}})
+	}()
+	defer func() { stopSeed(); <-seedDone }()
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if got := o.mi.HashInfoBytes(); got != ih {
+		t.Fatalf("resolved %s, want %s", got.HexString(), ih.HexString())
+	}
+}

@@ -187,13 +187,12 @@ func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
 			failed++
 		}
 	}
+	for _, r := range res {
+		printBinpkgResult(c, r, !c.Bool("json"))
+	}
 	if c.Bool("json") {
 		if err := writeJSON(c.App.Writer, binpkgJSON(res)); err != nil {
 			return err
-		}
-	} else {
-		for _, r := range res {
-			printBinpkgResult(c, r)
 		}
 	}
 	fmt.Fprintf(c.App.ErrWriter, "%d placed, %d failed\n", len(res)-failed, failed)
@@ -203,9 +202,10 @@ func reportBinpkgResults(c *cli.Context, res []swarm.BinpkgResult) error {
 	return nil
 }
 
-// printBinpkgResult prints a placed package's path on stdout and, on
-// stderr, what vouched for it: the trust counts, or UNVERIFIED.
-func printBinpkgResult(c *cli.Context, r swarm.BinpkgResult) {
+// printBinpkgResult prints, on stderr, why a package failed or what
+// vouched for it (the trust counts, or UNVERIFIED), and a placed package's
+// path on stdout when withPath (not with --json).
+func printBinpkgResult(c *cli.Context, r swarm.BinpkgResult, withPath bool) {
 	trustNote := ""
 	if r.Judgement != nil {
 		trustNote = "; trust: " + r.Judgement.Summary
@@ -214,7 +214,9 @@ func printBinpkgResult(c *cli.Context, r swarm.BinpkgResult) {
 		fmt.Fprintf(c.App.ErrWriter, "FAILED %s [%s] %v\n", r.Want, r.Outcome, r.Err)
 		return
 	}
-	fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+	if withPath {
+		fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
+	}
 	fmt.Fprintf(c.App.ErrWriter, "%s: %s %s, %s, matches Portage's SIZE/MD5/SHA1 and Packages.digests%s\n",
 		r.Want, r.Outcome, r.Name, humanize.IBytes(uint64(sizeOf(r.Package))), trustNote)
 }
