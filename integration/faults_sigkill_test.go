@@ -179,7 +179,9 @@ func TestFetchSurvivesSIGKILL(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for !p.exited() {
 		check("while fetching")
-		if len(placed) > 0 && len(placed) < len(files)/2 && partialBytes(store) > 0 {
+		// Not "fewer than half": the small files are placed together in
+		// one commit batch, often more than half of them at once.
+		if len(placed) > 0 && len(placed) < len(files) && partialBytes(store) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
