@@ -63,6 +63,7 @@ type nodeTorrent struct {
 	trackers      [][]string
 	trackersAdded bool
 	seeding       bool
+	progress      progressMark // for recycleIfStuck
 }
 
 func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger, onWriteErr func(metainfo.Hash, error)) *registry {

@@ -111,7 +111,50 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
+		nt.recycleIfStuck(now)
 		nt.redialMissing(r.n.reg.peers)
+	}
+}
+
+// stuckAfter is how long a torrent waited on may make no progress with
+// peers connected before recycleIfStuck closes the connections that never
+// delivered anything.
+const stuckAfter = 15 * time.Second
+
+// progressMark is when a torrent's completed bytes last changed.
+type progressMark struct {
+	bytes int64
+	at    time.Time
+}
+
+// recycleIfStuck closes, when the torrent has made no progress for
+// stuckAfter, its connections that never delivered a useful byte; the
+// redial then connects to the given peers afresh. anacrolix v1.61 can leave
+// a connection to a seed that unchoked us idle with nothing requested (seen
+// after a corrupt peer next to it was banned: the index files of a binpkg
+// collection waited 90 s on an honest seed that was never asked), and it
+// requests again only on a new event.
+func (nt *nodeTorrent) recycleIfStuck(now time.Time) {
+	done := nt.t.BytesCompleted()
+	nt.mu.Lock()
+	p := &nt.progress
+	if p.at.IsZero() || done != p.bytes {
+		p.bytes, p.at = done, now
+		nt.mu.Unlock()
+		return
+	}
+	stuck := now.Sub(p.at) >= stuckAfter
+	if stuck {
+		p.at = now // the next recycle comes after another stuckAfter
+	}
+	nt.mu.Unlock()
+	if !stuck {
+		return
+	}
+	for _, pc := range nt.t.PeerConns() {
+		if st := pc.Stats(); st.BytesReadUsefulData.Int64() == 0 {
+			pc.Close()
+		}
 	}
 }
 
