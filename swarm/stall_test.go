@@ -281,17 +281,7 @@ func TestFetchRedialsLateGivenPeer(t *testing.T) {
 		done <- outcome{res, err}
 	}()
 	time.Sleep(2 * time.Second) // the first dial has failed by now
-	seedStore, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	seedDone := make(chan error, 1)
-	go func() {
-		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src,
-			Client: ClientOptions{ListenAddr: addr, NoTrackers: true}})
-	}()
-	defer func() { stopSeed(); <-seedDone }()
+	seedLateOn(t, ctx, coll, src, addr)
 	o := <-done
 	if o.err != nil {
 		t.Fatal(o.err)
@@ -336,6 +326,20 @@ func TestResolveMagnetRedialsLateGivenPeer(t *testing.T) {
 		done <- outcome{mi, err}
 	}()
 	time.Sleep(2 * time.Second) // the first dial has failed by now
+	seedLateOn(t, ctx, coll, src, addr)
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if got := o.mi.HashInfoBytes(); got != ih {
+		t.Fatalf("resolved %s, want %s", got.HexString(), ih.HexString())
+	}
+}
+
+// seedLateOn seeds coll from src on addr (a port nobody listened on when
+// it was given out) until the test ends.
+func seedLateOn(t *testing.T, ctx context.Context, coll *collection.Collection, src, addr string) {
+	t.Helper()
 	seedStore, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -346,12 +350,5 @@ func TestResolveMagnetRedialsLateGivenPeer(t *testing.T) {
 		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src,
 			Client: ClientOptions{ListenAddr: addr, NoTrackers: true}})
 	}()
-	defer func() { stopSeed(); <-seedDone }()
-	o := <-done
-	if o.err != nil {
-		t.Fatal(o.err)
-	}
-	if got := o.mi.HashInfoBytes(); got != ih {
-		t.Fatalf("resolved %s, want %s", got.HexString(), ih.HexString())
-	}
+	t.Cleanup(func() { stopSeed(); <-seedDone })
 }
