@@ -243,7 +243,7 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		case now := <-tick.C:
 			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
 				nt.recycleIfStuck(now)
-				nt.redialMissing(n.reg.peers)
+				redialMissing(nt.t, n.reg.peers)
 				lastRedial = now
 			}
 		}

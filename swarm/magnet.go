@@ -54,7 +54,7 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 	if err != nil {
 		return nil, fmt.Errorf("--magnet: %w", err)
 	}
-	if err := waitMetadata(ctx, &nodeTorrent{t: t}, pis); err != nil {
+	if err := waitMetadata(ctx, t, pis); err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w (%d peers connected)", m.InfoHash.HexString(), err, t.Stats().ActivePeers)
 	}
 	// ParseInfo scans the bencode (depth, values, file entries) before it
@@ -85,18 +85,18 @@ func ResolveMagnet(ctx context.Context, uri string, peers []string, copts Client
 // connected to again every redialEvery: the library forgets a peer whose
 // first dial failed (on a busy machine, a magnet fetch then waited out its
 // whole deadline with 0 peers connected).
-func waitMetadata(ctx context.Context, nt *nodeTorrent, peers []torrent.PeerInfo) error {
-	nt.t.AddPeers(peers)
+func waitMetadata(ctx context.Context, t *torrent.Torrent, peers []torrent.PeerInfo) error {
+	t.AddPeers(peers)
 	tick := time.NewTicker(redialEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case <-nt.t.GotInfo():
+		case <-t.GotInfo():
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			nt.redialMissing(peers)
+			redialMissing(t, peers)
 		}
 	}
 }

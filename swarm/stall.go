@@ -2,7 +2,6 @@ package swarm
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -112,7 +111,7 @@ func (r *fetchRun) redialGiven(now time.Time) {
 		}
 		seen[nt] = true
 		nt.recycleIfStuck(now)
-		nt.redialMissing(r.n.reg.peers)
+		redialMissing(nt.t, r.n.reg.peers)
 	}
 }
 
@@ -160,17 +159,17 @@ func (nt *nodeTorrent) recycleIfStuck(now time.Time) {
 // to. Not only when it has none at all: a connected peer that sends only bad
 // data (or nothing) must not keep an honest one, whose first dial failed,
 // from being tried again.
-func (nt *nodeTorrent) redialMissing(peers []torrent.PeerInfo) {
+func redialMissing(t *torrent.Torrent, peers []torrent.PeerInfo) {
 	if len(peers) == 0 {
 		return
 	}
 	connected := map[string]bool{}
-	for _, pc := range nt.t.PeerConns() {
+	for _, pc := range t.PeerConns() {
+		// RemoteAddr is set when the connection is made; the other fields
+		// change under the client's lock, which PeerConns does not hold.
+		// A given peer that connected to us (not dialled) is dialled again:
+		// the library drops the duplicate after the handshake.
 		connected[pc.RemoteAddr.String()] = true
-		if ap, err := netip.ParseAddrPort(pc.RemoteAddr.String()); err == nil && pc.PeerListenPort > 0 {
-			// An incoming connection: the peer listens on the port it announced.
-			connected[netip.AddrPortFrom(ap.Addr(), uint16(pc.PeerListenPort)).String()] = true
-		}
 	}
 	var missing []torrent.PeerInfo
 	for _, p := range peers {
@@ -179,7 +178,7 @@ func (nt *nodeTorrent) redialMissing(peers []torrent.PeerInfo) {
 		}
 	}
 	if len(missing) > 0 {
-		nt.t.AddPeers(missing)
+		t.AddPeers(missing)
 	}
 }
 
