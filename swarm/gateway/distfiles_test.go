@@ -67,7 +67,7 @@ func TestServeDistfileGETHEADRangeAndConditional(t *testing.T) {
 	if got := resp.Header.Get("Content-Type"); got != "application/octet-stream" {
 		t.Errorf("Content-Type %q", got)
 	}
-	if got := b.served.Load(); got != int64(len(data)) {
+	if got := waitServed(b, int64(len(data))); got != int64(len(data)) {
 		t.Errorf("served %d after one GET, want %d", got, len(data))
 	}
 
@@ -83,7 +83,7 @@ func TestServeDistfileGETHEADRangeAndConditional(t *testing.T) {
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, data[1000:2000]) {
 		t.Fatalf("Range: %s, %d bytes", resp.Status, len(body))
 	}
-	if got := b.served.Load(); got != int64(len(data))+1000 {
+	if got := waitServed(b, int64(len(data))+1000); got != int64(len(data))+1000 {
 		t.Errorf("served %d after GET + 1000-byte range", got)
 	}
 
@@ -203,4 +203,15 @@ func TestOnlyGETAndHEAD(t *testing.T) {
 			t.Errorf("%s: %s, want 405", m, resp.Status)
 		}
 	}
+}
+
+// waitServed returns b's count of served bytes once it reaches want, or
+// after 5 s: the handler counts a response after its last byte is
+// written, which the client may have read before that.
+func waitServed(b *fakeBackend, want int64) int64 {
+	deadline := time.Now().Add(5 * time.Second)
+	for b.served.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return b.served.Load()
 }
