@@ -253,3 +253,96 @@ func infohashOf(t *testing.T, path string) string {
 	}
 	return mi.HashInfoBytes().HexString()
 }
+
+// shapeLink bounds the rate of host h's outgoing packets on its veth
+// end to 1 Mbit/s and, with netem, delays them 100 ms and loses 2 %
+// (every end shaped: both directions are). A kernel without sch_netem
+// (some VMs) gets the rate bound alone, by tbf; netem says which.
+func shapeLink(t *testing.T, h lanHost) (netem bool) {
+	t.Helper()
+	tc := func(qdisc ...string) ([]byte, error) {
+		args := append([]string{"netns", "exec", h.ns, "tc", "qdisc", "add", "dev", h.iface, "root"}, qdisc...)
+		return exec.Command("ip", args...).CombinedOutput()
+	}
+	out, err := tc("netem", "delay", "100ms", "loss", "2%", "rate", "1mbit")
+	if err == nil {
+		return true
+	}
+	if !strings.Contains(string(out), "qdisc kind is unknown") {
+		t.Fatalf("tc qdisc add netem: %v\n%s", err, out)
+	}
+	if out, err := tc("tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"); err != nil {
+		t.Fatalf("tc qdisc add tbf: %v\n%s", err, out)
+	}
+	return false
+}
+
+// TestLANLinkFaults: two seeders and a fetching host on one bridge, every
+// link shaped by netem (100 ms delay, 2 % loss, a rate bound); in the
+// middle of the fetch the fetching host's interface goes down for 20 s
+// and comes back up. The fetch, never restarted, completes and every
+// file is verified.
+func TestLANLinkFaults(t *testing.T) {
+	if _, err := exec.LookPath("tc"); err != nil {
+		requireNetns(t) // skips, or fails under CI=true, without root
+		t.Fatalf("needs tc (iproute2): %v", err)
+	}
+	lan := newBridgeLAN(t, "flt")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := Corpus(t, src, 171, []int{1 << 20, 600000, 400000, 100000, 30000})
+	torrent := filepath.Join(dir, "c.torrent")
+	if r := Run(t, time.Minute, "collection", "create", "--from", src, "--out", torrent); r.Code != 0 {
+		t.Fatalf("collection create: %s", r.Stderr)
+	}
+	mf := WriteManifest(t, dir, files)
+	var stores []string
+	var daemons []*Proc
+	for i := range 3 {
+		h := lan.addHost()
+		if !shapeLink(t, h) && i == 0 {
+			t.Log("this kernel has no sch_netem: the links are rate-bound by tbf, with no delay and no loss")
+		}
+		stores = append(stores, filepath.Join(dir, fmt.Sprintf("store%d", i)))
+		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i]))
+	}
+	for i := range 2 {
+		if code, out := runInNetns(t, lan.hosts[i].ns, time.Minute, "seed", "--store", stores[i], "--from", src, torrent); code != 0 {
+			t.Fatalf("seed through daemon %d: %d\n%s", i, code, out)
+		}
+	}
+	fetcher := lan.hosts[2]
+	fetched := make(chan lanResult, 1)
+	go func() { fetched <- lanFetch(fetcher, lanFetchArgs(stores[2], torrent, mf, files)) }()
+	select {
+	case r := <-fetched:
+		t.Fatalf("the fetch ended (in %s, %v) before the link went down: the collection is too small for the shaping", r.took, r.err)
+	case <-time.After(3 * time.Second):
+	}
+	t.Logf("%d of %d files placed when the link went down", placedCount(stores[2], files), len(files))
+	runIP(t, "-n", fetcher.ns, "link", "set", fetcher.iface, "down")
+	time.Sleep(20 * time.Second)
+	runIP(t, "-n", fetcher.ns, "link", "set", fetcher.iface, "up")
+	// The link going down took its routes; a network manager puts the
+	// multicast one back (the connected route comes back with the link).
+	_ = exec.Command("ip", "-n", fetcher.ns, "route", "replace", "224.0.0.0/4", "dev", fetcher.iface).Run()
+	up := time.Now()
+	r := <-fetched
+	if r.err != nil {
+		t.Fatalf("fetch across the link fault: %v\nfetching daemon:\n%s", r.err, lastLines(daemons[2].Stderr(), 30))
+	}
+	t.Logf("fetch of %d files across a 20 s link fault took %s (%s after the link came back up)", len(files),
+		r.took.Round(time.Millisecond), time.Since(up).Round(time.Millisecond))
+	CheckPlaced(t, stores[2], files)
+}
+
+// placedCount is how many of files are placed in store (for the log).
+func placedCount(store string, files []File) int {
+	n := 0
+	for _, f := range files {
+		if _, err := os.Stat(GLEP75Path(store, f.Name)); err == nil {
+			n++
+		}
+	}
+	return n
+}
