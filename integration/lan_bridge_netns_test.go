@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
+
+	"github.com/distswarm/distswarm/swarm/control"
 )
 
 // bridgeLAN is a LAN of network namespaces (hosts), each joined by a veth
@@ -314,12 +316,9 @@ func TestLANLinkFaults(t *testing.T) {
 	fetcher := lan.hosts[2]
 	fetched := make(chan lanResult, 1)
 	go func() { fetched <- lanFetch(fetcher, lanFetchArgs(stores[2], torrent, mf, files)) }()
-	select {
-	case r := <-fetched:
-		t.Fatalf("the fetch ended (in %s, %v) before the link went down: the collection is too small for the shaping", r.took, r.err)
-	case <-time.After(3 * time.Second):
-	}
-	t.Logf("%d of %d files placed when the link went down", placedCount(stores[2], files), len(files))
+	got := waitFetching(t, stores[2], ltTotalSize(files)/5, fetched)
+	t.Logf("%d of %d bytes fetched, %d of %d files placed when the link went down", got, ltTotalSize(files),
+		placedCount(stores[2], files), len(files))
 	runIP(t, "-n", fetcher.ns, "link", "set", fetcher.iface, "down")
 	time.Sleep(20 * time.Second)
 	runIP(t, "-n", fetcher.ns, "link", "set", fetcher.iface, "up")
@@ -334,6 +333,43 @@ func TestLANLinkFaults(t *testing.T) {
 	t.Logf("fetch of %d files across a 20 s link fault took %s (%s after the link came back up)", len(files),
 		r.took.Round(time.Millisecond), time.Since(up).Round(time.Millisecond))
 	CheckPlaced(t, stores[2], files)
+}
+
+// waitFetching waits, for at most a minute, until the daemon on store got
+// at least `least` bytes from peers, and returns how many it got; it fails
+// when the fetch ends first (the collection too small for the shaping).
+func waitFetching(t *testing.T, store string, least int64, fetched <-chan lanResult) int64 {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case r := <-fetched:
+			t.Fatalf("the fetch ended (in %s, %v) before the link went down: the collection is too small for the shaping", r.took, r.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if got := bytesFromPeers(t, store); got >= least {
+			return got
+		} else if time.Now().After(deadline) {
+			t.Fatalf("only %d bytes fetched in a minute, want %d before the link goes down", got, least)
+		}
+	}
+}
+
+// bytesFromPeers is the piece data the daemon on store got from peers
+// so far (its status, through the control socket).
+func bytesFromPeers(t *testing.T, store string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := control.Dial(ctx, filepath.Join(store, ".distswarm", "control.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatalf("daemon status: %v", err)
+	}
+	return st.Totals.FromPeers
 }
 
 // placedCount is how many of files are placed in store (for the log).
