@@ -154,9 +154,10 @@ const lanDiscoveryBound = 30 * time.Second
 // TestLANSixHosts: six hosts on one bridge, each with a daemon and no
 // tracker, DHT or --peer. One seeds a collection; the five others hear
 // it announced (the times are logged: the goal is under 5 s) and each
-// fetches every file from the swarm, verified. A seventh host that joins
-// after they finished hears all six once it asks for the collection, and
-// fetches it too.
+// fetches every file from the swarm, verified; then each of them has
+// heard all five others (a fetching host announces the collection). A
+// seventh host that joins after they finished hears all six once it asks
+// for the collection, and fetches it too.
 func TestLANSixHosts(t *testing.T) {
 	lan := newBridgeLAN(t, "six")
 	dir := t.TempDir()
@@ -197,17 +198,24 @@ func TestLANSixHosts(t *testing.T) {
 	for i := 1; i < 6; i++ {
 		CheckPlaced(t, stores[i], files)
 	}
+	var six []string
+	for _, h := range lan.hosts {
+		six = append(six, h.ip)
+	}
+	for i := 1; i < 6; i++ {
+		go func() {
+			d, err := waitHeard(stores[i], ih, slices.Delete(slices.Clone(six), i, i+1), lanDiscoveryBound)
+			heard <- lanResult{host: lan.hosts[i].ip, took: d, err: err}
+		}()
+	}
+	collectLAN(t, "heard all 5 others announce the collection (since the fetches ended)", heard, 5, daemons[0])
 
 	late := lan.addHost()
 	lateStore := filepath.Join(dir, "storeLate")
 	lateDaemon := startDaemonOnLAN(t, late.ns, late.ip, lateStore)
-	var others []string
-	for _, h := range lan.hosts[:6] {
-		others = append(others, h.ip)
-	}
 	lateFetch := make(chan lanResult, 1)
 	go func() { lateFetch <- lanFetch(late, lanFetchArgs(lateStore, torrent, mf, files)) }()
-	took, err := waitHeard(lateStore, ih, others, lanDiscoveryBound)
+	took, err := waitHeard(lateStore, ih, six, lanDiscoveryBound)
 	if err != nil {
 		t.Errorf("late host: %v\n%s", err, lastLines(lateDaemon.Stderr(), 20))
 	}
