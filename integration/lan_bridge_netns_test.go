@@ -46,18 +46,10 @@ func newBridgeLAN(t *testing.T, tag string) *bridgeLAN {
 	return l
 }
 
-// addNamespace adds namespace name (skipping the test when namespaces
-// cannot be made here, failing under CI=true), deleted at cleanup.
+// addNamespace adds namespace name (see addTestNetns).
 func (l *bridgeLAN) addNamespace(name string) string {
 	l.t.Helper()
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			l.t.Fatalf("ip netns add: %v\n%s", err, out)
-		}
-		l.t.Skipf("network namespaces unavailable: %v\n%s", err, out)
-	}
-	l.t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	runIP(l.t, "-n", name, "link", "set", "lo", "up")
+	addTestNetns(l.t, name)
 	return name
 }
 
