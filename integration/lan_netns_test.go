@@ -47,15 +47,7 @@ func vethLAN(t *testing.T, tag string) (ns, ips [2]string) {
 	for i, side := range []string{"A", "B"} {
 		ns[i] = "dsit" + side + id
 		ips[i] = fmt.Sprintf("10.232.%d.%d", sub, i+1)
-		if out, err := exec.Command("ip", "netns", "add", ns[i]).CombinedOutput(); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("ip netns add: %v\n%s", err, out)
-			}
-			t.Skipf("network namespaces unavailable: %v\n%s", err, out)
-		}
-		name := ns[i]
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-		runIP(t, "-n", ns[i], "link", "set", "lo", "up")
+		addTestNetns(t, ns[i])
 	}
 	ifs := [2]string{"va" + id, "vb" + id}
 	runIP(t, "link", "add", ifs[0], "netns", ns[0], "type", "veth", "peer", "name", ifs[1], "netns", ns[1])
@@ -65,6 +57,21 @@ func vethLAN(t *testing.T, tag string) (ns, ips [2]string) {
 		runIP(t, "-n", ns[i], "route", "add", "224.0.0.0/4", "dev", ifs[i])
 	}
 	return ns, ips
+}
+
+// addTestNetns adds network namespace name with its loopback up, deleted
+// at cleanup; it skips the test when namespaces cannot be made here
+// (fails under CI=true).
+func addTestNetns(t *testing.T, name string) {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("ip netns add: %v\n%s", err, out)
+		}
+		t.Skipf("network namespaces unavailable: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	runIP(t, "-n", name, "link", "set", "lo", "up")
 }
 
 // inNetns is distswarm args run in namespace ns.

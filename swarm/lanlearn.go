@@ -43,6 +43,10 @@ const (
 	maxLearnTried = 1024
 )
 
+// errNoReachablePeer: every peer known for an infohash has an address the
+// node cannot dial (an IPv6 announce heard by a node listening on IPv4).
+var errNoReachablePeer = errors.New("no peer reachable")
+
 // errNotCollection: an info dict without a collection Manifest first.
 var errNotCollection = errors.New("not a distswarm collection (no Manifest first in its files)")
 
@@ -113,6 +117,13 @@ func (l *lanLearner) add(c LearnedCollection, ih metainfo.Hash) {
 	l.mu.Unlock()
 }
 
+// forget lets ih be offered again at once (it was not tried).
+func (l *lanLearner) forget(ih metainfo.Hash) {
+	l.mu.Lock()
+	delete(l.retry, ih)
+	l.mu.Unlock()
+}
+
 // fail notes that ih could not be learned: it is offered again after
 // learnRetryAfter when it is no collection, else after learnRetrySoon.
 func (l *lanLearner) fail(ih metainfo.Hash, err error, now time.Time) {
@@ -180,7 +191,14 @@ func (n *Node) learnLoop(ctx context.Context, l *lanLearner) {
 		case <-ctx.Done():
 			return
 		case p := <-l.queue:
-			if err := n.learn(ctx, l, p); err != nil && ctx.Err() == nil {
+			err := n.learn(ctx, l, p)
+			if errors.Is(err, errNoReachablePeer) {
+				// Nothing was asked: the same machine's announce on
+				// the other family (sent at once) is offered anew.
+				l.forget(p.Infohash)
+				continue
+			}
+			if err != nil && ctx.Err() == nil {
 				l.fail(p.Infohash, err, time.Now())
 				n.log.Info("LAN collection not learned", "infohash", p.Infohash.HexString(), "from", p.Addr.String(), "err", err)
 			}
@@ -226,7 +244,7 @@ func (n *Node) learnMetadata(ctx context.Context, p lsd.Peer) (*metainfo.MetaInf
 	listen := ephemeralListen(n.copts.ListenAddr)
 	peers := n.learnPeers(p, listen)
 	if len(peers) == 0 {
-		return nil, nil, fmt.Errorf("no peer reachable from %s", listen)
+		return nil, nil, fmt.Errorf("%w from %s", errNoReachablePeer, listen)
 	}
 	copts := ClientOptions{ListenAddr: listen, UTP: n.copts.UTP, NoTrackers: true, NoUpload: true, Logger: n.log}
 	mi, err := ResolveMagnet(ctx, "magnet:?xt=urn:btih:"+p.Infohash.HexString(), peers, copts)

@@ -170,6 +170,11 @@ func TestLearnRefusesNonCollections(t *testing.T) {
 	if err := n.learn(sctx, l, lanPeer(metainfo.Hash{1, 2, 3}, dead)); err == nil {
 		t.Error("learning from a peer that does not answer succeeded")
 	}
+	// An IPv6 announce, heard by a node listening on IPv4.
+	v6 := lsd.Peer{Infohash: metainfo.Hash{4, 5, 6}, Addr: netip.MustParseAddrPort("[fe80::1%lo]:6881")}
+	if err := n.learn(sctx, l, v6); !errors.Is(err, errNoReachablePeer) {
+		t.Errorf("learn from an IPv6 peer on an IPv4 node: %v, want %v", err, errNoReachablePeer)
+	}
 }
 
 // TestLearnerBounds: the learner's queue, retry times and count are
@@ -206,6 +211,12 @@ func TestLearnerBounds(t *testing.T) {
 	l.offer(second, now.Add(learnRetrySoon+time.Second))
 	if len(l.queue) != 1 {
 		t.Error("an infohash whose peer did not answer was not offered again after learnRetrySoon")
+	}
+	<-l.queue
+	l.forget(second.Infohash)
+	l.offer(second, now)
+	if len(l.queue) != 1 {
+		t.Error("an infohash forgotten (no peer reachable, nothing tried) was not offered again at once")
 	}
 	<-l.queue
 	for i := range maxLearnedCollections {
