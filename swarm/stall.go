@@ -110,7 +110,7 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
-		nt.recycleIfStuck(now)
+		nt.recycleIfStuck(now, r.n.reg.peers)
 		redialMissing(nt.t, r.n.reg.peers)
 	}
 }
@@ -125,14 +125,18 @@ type progressMark struct {
 	at    time.Time
 }
 
-// recycleIfStuck closes the torrent's connections when none of them has
-// delivered a useful byte for stuckAfter; the redial then connects to the
-// given peers afresh. anacrolix v1.61 can leave a connection to a seed that
+// recycleIfStuck closes the torrent's connections to the given peers when
+// no connection has delivered a useful byte for stuckAfter; the redial then
+// connects to them afresh. Peers found otherwise (LSD, trackers, PEX) are
+// left alone: nothing would dial them again before their next announce. anacrolix v1.61 can leave a connection to a seed that
 // unchoked us idle with nothing requested (seen after a corrupt peer next
 // to it was banned: the index files of a binpkg collection waited 90 s on
 // an honest seed that was never asked; and in a 5,000-file fetch), and it
 // requests again only on a new event.
-func (nt *nodeTorrent) recycleIfStuck(now time.Time) {
+func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) {
+	if len(given) == 0 {
+		return
+	}
 	st := nt.t.Stats()
 	got := st.BytesReadUsefulData.Int64()
 	nt.mu.Lock()
@@ -150,8 +154,14 @@ func (nt *nodeTorrent) recycleIfStuck(now time.Time) {
 	if !stuck {
 		return
 	}
+	isGiven := make(map[string]bool, len(given))
+	for _, p := range given {
+		isGiven[p.Addr.String()] = true
+	}
 	for _, pc := range nt.t.PeerConns() {
-		pc.Close()
+		if isGiven[pc.RemoteAddr.String()] {
+			pc.Close()
+		}
 	}
 }
 
