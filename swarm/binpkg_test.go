@@ -87,16 +87,7 @@ func TestBinpkgPublishAndFetch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	pkgdir, pkgs := samplePKGDIR(t)
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := startSeeder(t, ctx, coll, pkgdir)
-
-	leech, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	coll, port, leech := publishSeeded(t, ctx, pkgdir)
 	res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
 		Store: leech, Peers: []string{fmt.Sprintf("127.0.0.1:%d", port)}, Client: loopback(),
 		BinpkgRequest: BinpkgRequest{
@@ -398,4 +389,21 @@ func TestBinpkgFetchSharded(t *testing.T) {
 		}
 	}
 	checkStoreIndex(t, leech, wants)
+}
+
+// publishSeeded makes pkgdir a binpkg collection, seeds it in place on
+// loopback and opens an empty store to fetch into; it returns the
+// collection, the seeder's port and the store.
+func publishSeeded(t *testing.T, ctx context.Context, pkgdir string) (*collection.Collection, int, *Store) {
+	t.Helper()
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := startSeeder(t, ctx, coll, pkgdir)
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coll, port, leech
 }

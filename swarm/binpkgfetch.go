@@ -242,8 +242,7 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 			return binpkgSource{}, fmt.Errorf("collection %s: Packages and Packages.digests not fetched: %w", ih.HexString(), ctx.Err())
 		case now := <-tick.C:
 			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
-				nt.recycleIfStuck(now, n.reg.peers)
-				redialMissing(nt.t, n.reg.peers)
+				nt.tend(now, n.reg.peers)
 				lastRedial = now
 			}
 		}

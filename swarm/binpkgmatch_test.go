@@ -72,15 +72,7 @@ func TestBinpkgFetchMatchesBuild(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	pkgdir, pkgs := multiBuildPKGDIR(t)
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := startSeeder(t, ctx, coll, pkgdir)
-	leech, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	coll, port, leech := publishSeeded(t, ctx, pkgdir)
 	fetch := func(match binpkg.BuildWant) BinpkgResult {
 		t.Helper()
 		res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
@@ -156,15 +148,7 @@ func TestBinpkgFetchPrefersTrustedBuild(t *testing.T) {
 	for _, rel := range []string{"acct-group/adm/adm-0-r2-1.xpak", "acct-group/adm/adm-0-r2-2.xpak"} {
 		alice.sign(t, pkgdir, statementOf(t, pkgdir, rel))
 	}
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := startSeeder(t, ctx, coll, pkgdir)
-	leech, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	coll, port, leech := publishSeeded(t, ctx, pkgdir)
 	fetch := func(use string) BinpkgResult {
 		t.Helper()
 		var w binpkg.BuildWant

@@ -110,9 +110,16 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
-		nt.recycleIfStuck(now, r.n.reg.peers)
-		redialMissing(nt.t, r.n.reg.peers)
+		nt.tend(now, r.n.reg.peers)
 	}
+}
+
+// tend keeps a torrent that a request waits on going, every redialEvery:
+// it recycles stuck connections to the given peers, then dials the given
+// peers it is not connected to. Every wait on a torrent's data calls it.
+func (nt *nodeTorrent) tend(now time.Time, given []torrent.PeerInfo) {
+	nt.recycleIfStuck(now, given)
+	redialMissing(nt.t, given)
 }
 
 // stuckAfter is how long a torrent waited on may receive no useful data
