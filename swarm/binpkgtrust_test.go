@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent/metainfo"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/distswarm/distswarm/manifest"
@@ -281,4 +282,24 @@ func TestBinpkgTrustSybilsAndReplay(t *testing.T) {
 		t.Errorf("replayed attestation not reported as another build: %+v", v)
 	}
 	checkStoreIndex(t, st, []string{pkgUserAdm})
+}
+
+// TestPoolCache: the binhost pools a set of sources' attestations once;
+// another set, or a source whose attestations changed, is pooled again.
+func TestPoolCache(t *testing.T) {
+	var c poolCache
+	log := slog.New(slog.DiscardHandler)
+	a := []binpkgSource{{ih: metainfo.Hash{1}}, {ih: metainfo.Hash{2}}}
+	p1 := c.get(a, log)
+	if p2 := c.get(a, log); p2 != p1 {
+		t.Fatal("the same sources were pooled again")
+	}
+	b := []binpkgSource{{ih: metainfo.Hash{1}}, {ih: metainfo.Hash{2}, attestations: []collection.AttestationFile{{Path: "x", Data: []byte("not an attestation")}}}}
+	p3 := c.get(b, log)
+	if p3 == p1 {
+		t.Fatal("a source with other attestations got the old pool")
+	}
+	if len(p3.Unattributed) != 1 {
+		t.Fatalf("the new pool did not take the new file: %d unattributed", len(p3.Unattributed))
+	}
 }

@@ -72,6 +72,8 @@ type Node struct {
 	binpkgIdx binpkgSourceCache
 	// judged keeps the latest trust judgement of each binary package.
 	judged judgementLog
+	// gatewayPools is the binhost's pooled attestations (poolCache).
+	gatewayPools poolCache
 
 	stallReport time.Duration
 	onCheck     func(checked, pieces int)
