@@ -176,6 +176,12 @@ func (n *Node) knownBinpkgSources(ctx context.Context) ([]binpkgSource, error) {
 	defer cancel()
 	var out []binpkgSource
 	for _, mi := range known {
+		// As in binpkgSources: a collection seen before is in the cache,
+		// with no decode of its info (each gateway request lists them all).
+		if s, ok := n.binpkgIdx.get(mi.HashInfoBytes()); ok {
+			out = append(out, s)
+			continue
+		}
 		info, err := collection.ParseInfo(mi.InfoBytes)
 		if err != nil || !collection.IsBinpkgInfo(info) {
 			continue
