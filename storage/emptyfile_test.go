@@ -75,10 +75,18 @@ func TestEmptyFileFinalizedWhenAuthorityLearns(t *testing.T) {
 	}
 
 	v.learn(files)
-	waitFor(ctx, t, "the empty file Final", func() bool { return st.State(ih, 2).Phase == PhaseFinal })
-	ev, ok := evs.of(EventFinal)["empty-1.tar.gz"]
-	if !ok || ev.Path != glepPath(dir, "empty-1.tar.gz") {
-		t.Fatalf("EventFinal of the empty file: %+v (found %v)", ev, ok)
+	// The phase turns Final just before EventFinal is emitted: wait for
+	// the event, then check both.
+	waitFor(ctx, t, "EventFinal of the empty file", func() bool {
+		_, ok := evs.of(EventFinal)["empty-1.tar.gz"]
+		return ok
+	})
+	if got := st.State(ih, 2).Phase; got != PhaseFinal {
+		t.Fatalf("empty file after EventFinal: %v, want Final", got)
+	}
+	ev := evs.of(EventFinal)["empty-1.tar.gz"]
+	if ev.Path != glepPath(dir, "empty-1.tar.gz") {
+		t.Fatalf("EventFinal of the empty file: %+v", ev)
 	}
 	fi, err := os.Stat(ev.Path)
 	if err != nil || fi.Size() != 0 || !fi.Mode().IsRegular() {
