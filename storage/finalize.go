@@ -226,10 +226,16 @@ func (t *torrentStore) finalize(f *fileEntry) {
 	}
 }
 
-// finishJob ends f's finalize job: it may be queued again and the torrent may close.
+// finishJob ends f's finalize job: it may be queued again and the torrent may close. A file
+// whose pieces all completed again while the job ran (its staged data was lost, the job had it
+// fetched again, and MarkComplete skipped it as queued) is queued again here, or it would wait
+// for a MarkComplete that never comes.
 func (t *torrentStore) finishJob(f *fileEntry) {
 	t.mu.Lock()
 	f.queued = false
+	if (f.phase == PhaseStaging || f.phase == PhaseDamaged) && f.begin < f.end && f.remaining == 0 {
+		t.enqueueLocked(f)
+	}
 	t.mu.Unlock()
 	t.jobs.Done()
 }
