@@ -6,9 +6,13 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,5 +213,39 @@ func StartOpentracker(t testing.TB, infohashes ...string) string {
 		t.Fatalf("opentracker exited: %s", p.Output())
 	default:
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d/announce", port)
+	announce := fmt.Sprintf("http://127.0.0.1:%d/announce", port)
+	if len(infohashes) > 0 {
+		// opentracker reads its whitelist in a thread of its own, after it
+		// listens: until then it refuses every announce.
+		if err := waitWhitelisted(announce, infohashes[0], 30*time.Second); err != nil {
+			t.Fatalf("opentracker: %v\n%s", err, p.Output())
+		}
+	}
+	return announce
+}
+
+// waitWhitelisted announces the hex infohash to the tracker until it is
+// answered with a peer list rather than a failure, for at most limit.
+func waitWhitelisted(announce, infohash string, limit time.Duration) error {
+	raw, err := hex.DecodeString(infohash)
+	if err != nil {
+		return fmt.Errorf("whitelist entry %q: %w", infohash, err)
+	}
+	u := announce + "?info_hash=" + url.QueryEscape(string(raw)) +
+		"&peer_id=-DS0001-wlwait000000&port=9&uploaded=0&downloaded=0&left=0&compact=1&event=stopped"
+	client := &http.Client{Timeout: 5 * time.Second}
+	var last string
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		resp, err := client.Get(u)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if last = string(b); strings.Contains(last, "interval") {
+			return nil
+		}
+	}
+	return fmt.Errorf("whitelist not loaded within %v: last answer %q", limit, last)
 }
