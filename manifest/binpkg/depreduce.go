@@ -227,6 +227,10 @@ func evaluateAtomUse(atom string, use map[string]bool) (string, error) {
 	if !strings.HasSuffix(atom, "]") {
 		return "", fmt.Errorf("%w: atom %q: malformed USE dependency", errDep, atom)
 	}
+	if base := atom[:open]; base == "" || strings.ContainsAny(base, "()|?") {
+		// Portage rejects such an atom; evaluated, "([x?]" would become a group's "(".
+		return "", fmt.Errorf("%w: atom %q: invalid package name before its USE dependency", errDep, atom)
+	}
 	var out []string
 	conditional := false
 	for _, x := range strings.Split(atom[open+1:len(atom)-1], ",") {
