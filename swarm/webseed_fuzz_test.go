@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,8 +48,12 @@ func FuzzPadRequest(f *testing.F) {
 			return
 		}
 		i := strings.LastIndex(urlPath, "/.pad/")
-		var n int64
-		if _, err := fmt.Sscan(urlPath[i+len("/.pad/"):], &n); i < 0 || err != nil || n <= 0 {
+		if i < 0 {
+			t.Fatalf("answered %q itself, which is no pad", urlPath)
+		}
+		// N is decimal (fmt.Sscan would read "020" as octal 16).
+		n, err := strconv.ParseInt(urlPath[i+len("/.pad/"):], 10, 64)
+		if err != nil || n <= 0 {
 			t.Fatalf("answered %q itself, which is no pad of a positive length", urlPath)
 		}
 		checkPadAnswer(t, resp, rg, n)
