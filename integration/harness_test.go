@@ -260,7 +260,10 @@ var readyLine = regexp.MustCompile(`seeding on port (\d+) \(ready in ([^)]+)\)`)
 // machine.
 func StartSeederTimed(t testing.TB, args ...string) (*Proc, time.Duration) {
 	t.Helper()
-	return startSeeder(t, 6*time.Minute, args)
+	p, m := startCmdStall(t, 20*time.Minute, 2*time.Minute, readyLine, exec.Command(binary, append([]string{"seed"}, args...)...), args)
+	fmt.Sscan(m[1], &p.Port)
+	took, _ := time.ParseDuration(m[2])
+	return p, took
 }
 
 // startSeeder starts `distswarm seed ARGS...`, waits up to wait for its
@@ -286,6 +289,15 @@ func startProc(t testing.TB, wait time.Duration, ready *regexp.Regexp, args []st
 // network namespace by `ip netns exec`, which execs it: the PID stopped
 // is distswarm's).
 func startCmd(t testing.TB, wait time.Duration, ready *regexp.Regexp, cmd *exec.Cmd, args []string) (*Proc, []string) {
+	t.Helper()
+	return startCmdStall(t, wait, 0, ready, cmd, args)
+}
+
+// startCmdStall is startCmd that, when stall is positive, also gives up
+// once the process has written nothing to standard error for stall: a
+// long start (the first check of 100,000 files on a busy machine) may take
+// its time as long as it reports progress.
+func startCmdStall(t testing.TB, wait, stall time.Duration, ready *regexp.Regexp, cmd *exec.Cmd, args []string) (*Proc, []string) {
 	t.Helper()
 	p := &Proc{cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -313,15 +325,26 @@ func startCmd(t testing.TB, wait time.Duration, ready *regexp.Regexp, cmd *exec.
 		io.Copy(io.Discard, stdout)
 	}()
 	go func() { cmd.Wait(); close(p.done) }()
-	select {
-	case m := <-readyc:
-		return p, m
-	case <-p.done:
-		t.Fatalf("distswarm %s exited before it was ready: %s", args[0], p.Stderr())
-	case <-time.After(wait):
-		t.Fatalf("distswarm %s not ready within %s: %s", args[0], wait, p.Stderr())
+	deadline := time.After(wait)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	seen, lastOutput := 0, time.Now()
+	for {
+		select {
+		case m := <-readyc:
+			return p, m
+		case <-p.done:
+			t.Fatalf("distswarm %s exited before it was ready: %s", args[0], p.Stderr())
+		case <-deadline:
+			t.Fatalf("distswarm %s not ready within %s: %s", args[0], wait, p.Stderr())
+		case <-tick.C:
+			if n := len(p.Stderr()); n != seen {
+				seen, lastOutput = n, time.Now()
+			} else if stall > 0 && time.Since(lastOutput) > stall {
+				t.Fatalf("distswarm %s not ready and silent for %s: %s", args[0], stall, p.Stderr())
+			}
+		}
 	}
-	return nil, nil
 }
 
 // ProcStatus returns a field of /proc/PID/status (e.g. "VmHWM", "VmRSS"),
