@@ -1066,7 +1066,7 @@ def patchy_wait(proc, host, t0):
 def patchy_fetch(name, args, client, servers):
     """args (run in client's namespace) over the patchy link; returns wall,
     cpu (the fetch plus servers), wire bytes (both ways on client's
-    interface), outages."""
+    interface), outages, the process."""
     rx0, tx0 = client.counters()
     cpu0, t0 = sum(s.cpu_now() for s in servers), time.monotonic()
     p = Proc(name, client.cmd(args), bound=N2_BOUND)
@@ -1078,12 +1078,19 @@ def patchy_fetch(name, args, client, servers):
     if p.code != 0:
         raise RuntimeError("%s exited %d after %.0f s\n%s\n%s" % (name, p.code, wall, p.text()[-1500:],
                                                                     p.text("err")[-1500:]))
-    return wall, cpu, rx - rx0 + tx - tx0, outages
+    return wall, cpu, rx - rx0 + tx - tx0, outages, p
+
+
+# aria2c gives up at once when a connect fails with "Network is unreachable"
+# (the link is down), whatever --max-tries says; a user re-runs it, and it
+# resumes (--continue). This loop is that user; each restart is counted.
+ARIA2_LOOP = 'n=0; until aria2c "$@"; do n=$((n+1)); echo "aria2c restart $n" >&2; sleep 1; done'
 
 
 def n2_aria2(c, server, client):
-    """aria2c (resuming, retrying for ever) of every file of c from Go's
-    file server over the patchy link; checks every byte."""
+    """aria2c (resuming, retrying, re-run when it gives up) of every file
+    of c from Go's file server over the patchy link; checks every byte.
+    Returns wall, cpu, wire bytes, outages, restarts."""
     srv = Proc("n2-httpserve", server.cmd([HTTPSERVE, "-dir", c["dir"], "-listen", server.ip + ":8080"]))
     srv.wait_for(r"listening on (\d+)")
     dl = os.path.join(WORK, "n2-aria2")
@@ -1093,18 +1100,17 @@ def n2_aria2(c, server, client):
         for name in names:
             f.write("http://%s:8080/%s\n  out=%s\n" % (server.ip, name, name))
     warm(c["dir"])
-    res = patchy_fetch("n2-aria2c", [
-        "aria2c", "--dir", dl, "--input-file", lst, "--max-concurrent-downloads", "1", "--split", "1",
-        "--max-connection-per-server", "1", "--max-tries", "0", "--retry-wait", "1", "--timeout", "10",
-        "--connect-timeout", "5", "--continue", "true", "--file-allocation", "none", "--summary-interval", "0",
-        "--auto-file-renaming", "false", "--allow-overwrite", "true", "--console-log-level", "warn"],
-        client, [srv])
+    wall, cpu, wire, outages, p = patchy_fetch("n2-aria2c", [
+        "sh", "-c", ARIA2_LOOP, "aria2c", "--dir=" + dl, "--input-file=" + lst, "--max-concurrent-downloads=1",
+        "--split=1", "--max-connection-per-server=1", "--max-tries=0", "--retry-wait=1", "--timeout=10",
+        "--connect-timeout=5", "--continue=true", "--file-allocation=none", "--summary-interval=0",
+        "--show-console-readout=false", "--console-log-level=warn"], client, [srv])
     srv.stop()
     bad = [n for n in names if not filecmp.cmp(os.path.join(c["dir"], n), os.path.join(dl, n), shallow=False)]
     if bad:
         raise RuntimeError("aria2c: %d files differ, e.g. %s" % (len(bad), bad[0]))
     rmtree(dl)
-    return res
+    return wall, cpu, wire, outages, len(re.findall(r"aria2c restart \d+", p.text("err")))
 
 
 def n2_distswarm(c, server, client):
@@ -1117,7 +1123,7 @@ def n2_distswarm(c, server, client):
     seeder.wait_for(r"seeding on port (\d+)")
     leech = os.path.join(WORK, "n2-leech")
     warm(c["dir"])
-    res = patchy_fetch("n2-ds-fetch", [
+    wall, cpu, wire, outages, _ = patchy_fetch("n2-ds-fetch", [
         DS, "fetch", "--listen", client.ip + ":6881", "--offline", "--store", leech, "--torrent", tor] +
         ds_authority(tor) + ["--peer", seed_addr, "--timeout", "%ds" % (N2_BOUND - 10), "--all"], client, [seeder])
     seeder.stop()
@@ -1125,7 +1131,7 @@ def n2_distswarm(c, server, client):
     if placed != c["files"]:
         raise RuntimeError("distswarm fetch n2 placed %d files, want %d" % (placed, c["files"]))
     rmtree(leech, store)
-    return res
+    return wall, cpu, wire, outages
 
 
 def bench_n2():
@@ -1145,9 +1151,9 @@ def bench_n2():
     row("N2 link %s, down %d s of every %d s, %s" % (N2_RATE, N2_DOWN, N2_PERIOD, what), "", "",
         "%.0f MiB, %d files" % (size / MIB, c["files"]))
     try:
-        aw, ac, awire, aout = n2_aria2(c, server, client)
+        aw, ac, awire, aout, arestarts = n2_aria2(c, server, client)
         row("N2 aria2c <- Go file server over HTTP (reference)", aw, ac,
-            "wire %.3f x payload, %d outages" % (awire / size, aout))
+            "wire %.3f x payload, %d outages, %d re-runs" % (awire / size, aout, arestarts))
         dw, dc, dwire, dout = n2_distswarm(c, server, client)
     finally:
         net.close()
