@@ -546,8 +546,8 @@ def others(places, me):
 def wait_swarm(origin, leechers, cpu0, t0, what):
     """Wait for every leecher, stop the origin; returns the time to the last
     completion and the CPU of all leechers plus the origin's share."""
-    for lp in leechers:
-        lp.wait()
+    while any(lp.poll() is None for lp in leechers):     # poll: each exit time to 0.1 s
+        time.sleep(0.1)
     last = max(lp.t1 for lp in leechers) - t0
     time.sleep(0.2)
     cpu = sum(lp.cpu_total for lp in leechers) + origin.cpu_now() - cpu0
