@@ -27,6 +27,13 @@ goal.
       daemon's /binpkgs gateway, the daemon getting them from a publishing
       peer through a counting TCP relay, vs the same files from a plain Go
       file server; and wire bytes (both directions) / payload
+  N1  P3 in network namespaces (root): origin and 8 leechers each in its own
+      namespace on one bridge, every link 100 Mbit/s both ways (tc tbf):
+      last completion and origin upload, distswarm vs libtorrent
+  N2  one fetch over a 10 Mbit/s link taken down for the last 20 s of every
+      60 s, with 3 % loss (nftables; and 150 ms delay where sch_netem
+      exists): distswarm from a seeder vs aria2c from Go's file server,
+      completion time and wire bytes on the fetcher's veth
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
@@ -35,8 +42,10 @@ BENCH_MD=FILE also writes the table as Markdown; PROFILE=DIR writes pprof
 CPU profiles of the distswarm processes of P1-P3 there.
 
 Run by /usr/bin/python3 (the interpreter with python3-libtorrent). Only
-127.0.0.1 is used; DHT, LSD, UPnP and trackers are off everywhere. Every
-process runs under timeout(1) and is stopped by its PID at exit.
+127.0.0.1 and the namespaces N1 and N2 create (netns.py, deleted at exit)
+are used; DHT, LSD, UPnP and trackers are off everywhere. Every process
+runs under timeout(1) and is stopped by its PID at exit. N1 and N2 print a
+SKIP row without root or ip netns.
 """
 import atexit
 import filecmp
