@@ -66,4 +66,5 @@ fi
 "$go" build -o "$tools/genbinpkgs" ./integration/bench/genbinpkgs
 "$go" build -o "$tools/tcpcount" ./integration/bench/tcpcount
 
-BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py
+# no __pycache__ in the repository for the imported netns.py
+PYTHONDONTWRITEBYTECODE=1 BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py
