@@ -17,6 +17,14 @@
 #   B1  binpkg publish of 2,000 binpkgs (half under 32 KiB) vs collection create
 #   B2  200 binpkgs through the daemon's /binpkgs gateway from a peer vs a plain
 #       file server, and wire bytes / payload
+#   N1  P3 in network namespaces: 1 origin + 8 leechers on one bridge, every link
+#       100 Mbit/s (tc tbf), 256 MiB: last completion and origin upload vs libtorrent
+#   N2  one fetch over a 10 Mbit/s link taken down for 20 s every 60 s (3 % loss via
+#       nftables; 150 ms delay only where the kernel has sch_netem): distswarm from a
+#       seeder vs aria2c over HTTP, completion time and bytes on the wire
+#   N1 and N2 need root, iproute2 (ip, tc), and for N2 aria2c (nft optional); without
+#   root or ip netns they print a SKIP row. Their namespaces, veths and bridge are
+#   deleted on exit, also when the driver is killed (the EXIT trap below).
 #
 # Environment:
 #   BENCH=P1,P2   run only these (default: all)
@@ -40,7 +48,14 @@ done
   { echo "bench: /usr/bin/python3 cannot import libtorrent (apt-get install python3-libtorrent)" >&2; exit 2; }
 
 tools=$(mktemp -d /tmp/distswarm-bench-tools.XXXXXX)
-trap 'rm -rf "$tools"' EXIT
+# N1/N2 name every namespace they create with this prefix
+export BENCH_NETNS_TAG="dsb$$-"
+netns_cleanup() {
+  command -v ip > /dev/null || return 0
+  ip netns list 2> /dev/null | awk -v t="$BENCH_NETNS_TAG" 'index($1, t) == 1 { print $1 }' |
+    while read -r ns; do ip netns del "$ns" || true; done
+}
+trap 'rm -rf "$tools"; netns_cleanup' EXIT
 if [ -z "${DISTSWARM_BIN:-}" ]; then
   "$go" build -o bin/distswarm ./cmd/distswarm
   export DISTSWARM_BIN="$root/bin/distswarm"
@@ -51,4 +66,5 @@ fi
 "$go" build -o "$tools/genbinpkgs" ./integration/bench/genbinpkgs
 "$go" build -o "$tools/tcpcount" ./integration/bench/tcpcount
 
-BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py
+# no __pycache__ in the repository for the imported netns.py
+PYTHONDONTWRITEBYTECODE=1 BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py

@@ -27,6 +27,13 @@ goal.
       daemon's /binpkgs gateway, the daemon getting them from a publishing
       peer through a counting TCP relay, vs the same files from a plain Go
       file server; and wire bytes (both directions) / payload
+  N1  P3 in network namespaces (root): origin and 8 leechers each in its own
+      namespace on one bridge, every link 100 Mbit/s both ways (tc tbf):
+      last completion and origin upload, distswarm vs libtorrent
+  N2  one fetch over a 10 Mbit/s link taken down for the last 20 s of every
+      60 s, with 3 % loss (nftables; and 150 ms delay where sch_netem
+      exists): distswarm from a seeder vs aria2c from Go's file server,
+      completion time and wire bytes on the fetcher's veth
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
@@ -35,10 +42,13 @@ BENCH_MD=FILE also writes the table as Markdown; PROFILE=DIR writes pprof
 CPU profiles of the distswarm processes of P1-P3 there.
 
 Run by /usr/bin/python3 (the interpreter with python3-libtorrent). Only
-127.0.0.1 is used; DHT, LSD, UPnP and trackers are off everywhere. Every
-process runs under timeout(1) and is stopped by its PID at exit.
+127.0.0.1 and the namespaces N1 and N2 create (netns.py, deleted at exit)
+are used; DHT, LSD, UPnP and trackers are off everywhere. Every process
+runs under timeout(1) and is stopped by its PID at exit. N1 and N2 print a
+SKIP row without root or ip netns.
 """
 import atexit
+import filecmp
 import fractions
 import glob
 import json
@@ -51,6 +61,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import netns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -67,7 +79,7 @@ MIB = 1 << 20
 
 SCALE = fractions.Fraction(os.environ.get("SIZE", "1") or "1")
 SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if b.strip()] or \
-    ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2", "B1", "B2"]
+    ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2", "B1", "B2", "N1", "N2"]
 REPS = int(os.environ.get("REPS", "3"))
 PROFILE = os.environ.get("PROFILE", "")
 BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
@@ -79,6 +91,7 @@ WORK = tempfile.mkdtemp(prefix="distswarm-bench.")
 LOGS = os.path.join(WORK, "logs")
 os.makedirs(LOGS)
 PROCS = []
+NETS = []      # netns.Net of N1, N2: deleted at exit
 
 
 def log(*a):
@@ -223,6 +236,8 @@ def cleanup():
             p.stop()
         except Exception:
             pass
+    for net in NETS:
+        net.close()     # idempotent
     if not os.environ.get("BENCH_KEEP"):
         shutil.rmtree(WORK, ignore_errors=True)
 
@@ -516,80 +531,98 @@ def bench_p2():
 N_LEECHERS = 8
 
 
-def ds_swarm(c):
-    tor = ds_collection(c, "p3")
-    store = os.path.join(WORK, "p3-seedstore")
-    origin = Proc("ds-origin", [DS, "seed", "--store", store, "--listen", "127.0.0.1:0", "--offline",
-                                "--from", c["dir"], tor], env=prof_env("p3-origin"))
-    oport = int(origin.wait_for(r"seeding on port (\d+)").group(1))
-    ports = free_ports(N_LEECHERS)
-    addrs = ["127.0.0.1:%d" % oport] + ["127.0.0.1:%d" % p for p in ports]
-    warm(c["dir"])
-    cpu0, t0 = origin.cpu_now(), time.monotonic()
-    leechers = []
-    for i, p in enumerate(ports):
-        args = [DS, "fetch", "--listen", "127.0.0.1:%d" % p, "--offline",
-                "--store", os.path.join(WORK, "p3-leech%d" % i), "--torrent", tor] + ds_authority(tor) + [
-                "--timeout", "%ds" % max(1, DS_BOUND - 10), "--all"]
-        for a in addrs:
-            if a != "127.0.0.1:%d" % p:
-                args += ["--peer", a]
-        leechers.append(Proc("ds-leech%d" % i, args, env=prof_env("p3-leech%d" % i) if i == 0 else None,
-                             bound=DS_BOUND))
-    for lp in leechers:
-        lp.wait()
+class Place:
+    """Where one swarm process runs and listens: ip:port, inside netns host
+    (a netns.Host) or, without one, on the loopback."""
+
+    def __init__(self, ip, port, host=None):
+        self.ip, self.port, self.host = ip, port, host
+        self.addr = "%s:%d" % (ip, port)
+
+    def cmd(self, args):
+        return self.host.cmd(args) if self.host else args
+
+
+def loopback_places(n):
+    """P3: origin and leechers on 127.0.0.1, each on its own port."""
+    return [Place("127.0.0.1", p) for p in free_ports(n)]
+
+
+def others(places, me):
+    return [x.addr for x in places if x is not me]
+
+
+def wait_swarm(origin, leechers, cpu0, t0, what):
+    """Wait for every leecher, stop the origin; returns the time to the last
+    completion and the CPU of all leechers plus the origin's share."""
+    while any(lp.poll() is None for lp in leechers):     # poll: each exit time to 0.1 s
+        time.sleep(0.1)
     last = max(lp.t1 for lp in leechers) - t0
     time.sleep(0.2)
     cpu = sum(lp.cpu_total for lp in leechers) + origin.cpu_now() - cpu0
     origin.stop()
     bad = [lp.name for lp in leechers if lp.code != 0]
     if bad:
-        raise RuntimeError("distswarm P3 leechers failed: %s\n%s" % (bad, leechers[0].text("err")[-2000:]))
+        raise RuntimeError("%s leechers failed: %s\n%s\n%s" % (
+            what, bad, leechers[0].text()[-1000:], leechers[0].text("err")[-2000:]))
+    return last, cpu
+
+
+def ds_swarm(c, tag, places):
+    """distswarm: an origin seeding c in place at places[0], a leecher
+    (fetch --all, every other place as --peer) at each of the others, all
+    started together. Returns last completion, cpu, origin upload bytes."""
+    tor = ds_collection(c, "p3")
+    store = os.path.join(WORK, tag + "-seedstore")
+    o = places[0]
+    origin = Proc(tag + "-ds-origin", o.cmd([DS, "seed", "--store", store, "--listen", o.addr, "--offline",
+                                             "--from", c["dir"], tor]), env=prof_env(tag + "-origin"))
+    origin.wait_for(r"seeding on port (\d+)")
+    warm(c["dir"])
+    cpu0, t0 = origin.cpu_now(), time.monotonic()
+    leechers = []
+    for i, pl in enumerate(places[1:]):
+        args = [DS, "fetch", "--listen", pl.addr, "--offline", "--store", os.path.join(WORK, "%s-leech%d" % (tag, i)),
+                "--torrent", tor] + ds_authority(tor) + ["--timeout", "%ds" % max(1, DS_BOUND - 10), "--all"]
+        for a in others(places, pl):
+            args += ["--peer", a]
+        leechers.append(Proc("%s-ds-leech%d" % (tag, i), pl.cmd(args), bound=DS_BOUND,
+                             env=prof_env("%s-leech%d" % (tag, i)) if i == 0 else None))
+    last, cpu = wait_swarm(origin, leechers, cpu0, t0, "distswarm " + tag)
     ups = re.findall(r"uploaded [^\n]*, (\d+) bytes\n", origin.text("err"))
     if not ups:
         raise RuntimeError("distswarm origin printed no upload total:\n" + origin.text("err")[-2000:])
-    up = int(ups[-1])
-    rmtree(store, *[os.path.join(WORK, "p3-leech%d" % i) for i in range(N_LEECHERS)])
-    return last, cpu, up
+    rmtree(store, *[os.path.join(WORK, "%s-leech%d" % (tag, i)) for i in range(len(leechers))])
+    return last, cpu, int(ups[-1])
 
 
-def lt_swarm(c):
+def lt_swarm(c, tag, places):
+    """libtorrent in the same arrangement as ds_swarm."""
     tor = lt_torrent(c, "p3")
-    origin = Proc("lt-origin", LTPY + ["seed", "--torrent", tor, "--dir", os.path.dirname(c["dir"]),
-                                      "--timeout", str(BOUND)])
-    oport = int(origin.wait_for(r'"event": "listening", "port": (\d+)').group(1))
-    ports = free_ports(N_LEECHERS)
-    addrs = ["127.0.0.1:%d" % oport] + ["127.0.0.1:%d" % p for p in ports]
+    o = places[0]
+    origin = Proc(tag + "-lt-origin", o.cmd(LTPY + ["seed", "--torrent", tor, "--dir", os.path.dirname(c["dir"]),
+                                                    "--bind", o.ip, "--port", str(o.port), "--timeout", str(BOUND)]))
+    origin.wait_for(r'"event": "listening", "port": (\d+)')
     warm(c["dir"])
     cpu0, t0 = origin.cpu_now(), time.monotonic()
     leechers = []
-    for i, p in enumerate(ports):
-        args = LTPY + ["download", "--torrent", tor, "--dir", os.path.join(WORK, "p3-ltleech%d" % i),
-                       "--port", str(p), "--timeout", str(BOUND - 10)]
-        for a in addrs:
-            if a != "127.0.0.1:%d" % p:
-                args += ["--peer", a]
-        leechers.append(Proc("lt-leech%d" % i, args))
-    for lp in leechers:
-        lp.wait()
-    last = max(lp.t1 for lp in leechers) - t0
-    time.sleep(0.2)
-    cpu = sum(lp.cpu_total for lp in leechers) + origin.cpu_now() - cpu0
-    origin.stop()
-    bad = [lp.name for lp in leechers if lp.code != 0]
-    if bad:
-        raise RuntimeError("libtorrent P3 leechers failed: %s\n%s" % (bad, leechers[0].text()[-2000:]))
+    for i, pl in enumerate(places[1:]):
+        args = LTPY + ["download", "--torrent", tor, "--dir", os.path.join(WORK, "%s-ltleech%d" % (tag, i)),
+                       "--bind", pl.ip, "--port", str(pl.port), "--timeout", str(BOUND - 10)]
+        for a in others(places, pl):
+            args += ["--peer", a]
+        leechers.append(Proc("%s-lt-leech%d" % (tag, i), pl.cmd(args)))
+    last, cpu = wait_swarm(origin, leechers, cpu0, t0, "libtorrent " + tag)
     done = [json.loads(line) for line in origin.text().splitlines() if '"done"' in line]
-    up = done[-1]["payload_up"]
-    rmtree(*[os.path.join(WORK, "p3-ltleech%d" % i) for i in range(N_LEECHERS)])
-    return last, cpu, up
+    rmtree(*[os.path.join(WORK, "%s-ltleech%d" % (tag, i)) for i in range(len(leechers))])
+    return last, cpu, done[-1]["payload_up"]
 
 
 def bench_p3():
     c = corpus("mixed", bytes=scaled(256 << 20), seed=3)
     log("P3: 1 origin + %d leechers, %.0f MiB, %d files" % (N_LEECHERS, c["bytes"] / MIB, c["files"]))
-    lw, lc, lu = lt_swarm(c)
-    dw, dc, du = ds_swarm(c)
+    lw, lc, lu = lt_swarm(c, "p3", loopback_places(1 + N_LEECHERS))
+    dw, dc, du = ds_swarm(c, "p3", loopback_places(1 + N_LEECHERS))
     lr, dr = lu / c["bytes"], du / c["bytes"]
     row("P3 libtorrent swarm: last completion (reference)", lw, lc, "origin ratio %.2f" % lr)
     row("P3 distswarm swarm: last completion", dw, dc, "%.2fx lt speed" % (lw / dw))
@@ -940,10 +973,207 @@ def bench_b2():
     rmtree(store, os.path.join(WORK, "b2-pubstore"))
 
 
+# ---------------------------------------------------------------- N1, N2 (network namespaces)
+
+class Skip(Exception):
+    """A benchmark that cannot run here (a row says why; not a failure)."""
+
+
+def new_net(name, subnet):
+    """A netns.Net deleted at exit; Skip when namespaces are unavailable."""
+    why = netns.unavailable()
+    if why:
+        raise Skip(why)
+    net = netns.Net(name, subnet)
+    NETS.append(net)
+    return net
+
+
+N1_RATE = "100mbit"     # every link, each direction (tc tbf)
+N1_PORT = 6881
+
+
+def n1_lan():
+    """An origin and N_LEECHERS leechers, each in its own namespace on one
+    bridge, every link bound to N1_RATE both ways."""
+    net = new_net("n1", "10.99.1")
+    net.bridge()
+    hosts = []
+    for _ in range(1 + N_LEECHERS):
+        h = net.add_host()
+        net.shape_link(h, N1_RATE, "256kb", "25ms")
+        hosts.append(h)
+    return net, [Place(h.ip, N1_PORT, h) for h in hosts]
+
+
+def n1_run(swarm, c, places):
+    """swarm (ds_swarm or lt_swarm) over the N1 LAN; also returns the bytes
+    the origin's interface sent."""
+    tx0 = places[0].host.counters()[1]
+    last, cpu, up = swarm(c, "n1", places)
+    return last, cpu, up, places[0].host.counters()[1] - tx0
+
+
+def bench_n1():
+    """P3's fan-out with the links as the bound: an origin and 8 leechers
+    on 100 Mbit/s links, libtorrent then distswarm in the same topology."""
+    net, places = n1_lan()
+    c = corpus("mixed", bytes=scaled(256 << 20), seed=3)
+    log("N1: 1 origin + %d leechers on %s links, %.0f MiB, %d files" % (
+        N_LEECHERS, N1_RATE, c["bytes"] / MIB, c["files"]))
+    try:
+        lw, lc, lu, lx = n1_run(lt_swarm, c, places)
+        row("N1 libtorrent swarm, %s links: last completion (reference)" % N1_RATE, lw, lc,
+            "origin ratio %.2f (wire %.2f)" % (lu / c["bytes"], lx / c["bytes"]))
+        dw, dc, du, dx = n1_run(ds_swarm, c, places)
+    finally:
+        net.close()
+    size = c["bytes"]
+    r = dw / lw
+    row("N1 distswarm swarm, %s links: last completion" % N1_RATE, dw, dc, "%.2fx lt's time" % r,
+        "<= 1.0x lt", judge(r, 1.0, False))
+    row("N1 distswarm origin upload / collection size", "", "", "%.2f (wire %.2f; lt %.2f)" % (
+        du / size, dx / size, lu / size), "<= 1.3", judge(du / size, 1.3, False))
+
+
+N2_RATE = "10mbit"
+N2_PERIOD, N2_DOWN = 60, 20     # the fetcher's link is down the last N2_DOWN s of every N2_PERIOD s
+N2_BOUND = max(DS_BOUND, 420)   # seconds, per N2 transfer
+
+
+def n2_impair(server, client):
+    """150 ms delay and 3 % loss on the N2 link where the kernel can: netem
+    (delay on the server's egress, loss each way); without sch_netem, loss
+    alone through nftables. Returns the label for the rows."""
+    if netns.netem_works(client):
+        netns.sh("ip", "netns", "exec", server.ns, "tc", "qdisc", "replace", "dev", server.iface, "root",
+                 "netem", "delay", "150ms", "loss", "3%", "rate", N2_RATE, "limit", "1000")
+        netns.sh("ip", "netns", "exec", client.ns, "tc", "qdisc", "replace", "dev", client.iface, "root",
+                 "netem", "loss", "3%", "rate", N2_RATE, "limit", "1000")
+        return "150 ms delay, 3 % loss each way"
+    if netns.nft_loss(client, 3) and netns.nft_loss(server, 3):
+        return "3 % loss each way (nftables), NO delay (no sch_netem)"
+    return "NO delay, NO loss (no sch_netem, no nft)"
+
+
+def patchy_wait(proc, host, t0):
+    """Until proc exits, take host's link down for the last N2_DOWN s of
+    every N2_PERIOD s since t0; returns how many times it went down."""
+    up, outages = True, 0
+    while proc.poll() is None:
+        want = (time.monotonic() - t0) % N2_PERIOD < N2_PERIOD - N2_DOWN
+        if want != up:
+            host.set_link(want)
+            up = want
+            outages += 0 if up else 1
+        time.sleep(0.1)
+    if not up:
+        host.set_link(True)
+    return outages
+
+
+def patchy_fetch(name, args, client, servers):
+    """args (run in client's namespace) over the patchy link; returns wall,
+    cpu (the fetch plus servers), wire bytes (both ways on client's
+    interface), outages, the process."""
+    rx0, tx0 = client.counters()
+    cpu0, t0 = sum(s.cpu_now() for s in servers), time.monotonic()
+    p = Proc(name, client.cmd(args), bound=N2_BOUND)
+    outages = patchy_wait(p, client, t0)
+    p.wait()
+    wall = time.monotonic() - t0
+    cpu = p.cpu_total + sum(s.cpu_now() for s in servers) - cpu0
+    rx, tx = client.counters()
+    if p.code != 0:
+        raise RuntimeError("%s exited %d after %.0f s\n%s\n%s" % (name, p.code, wall, p.text()[-1500:],
+                                                                    p.text("err")[-1500:]))
+    return wall, cpu, rx - rx0 + tx - tx0, outages, p
+
+
+# aria2c gives up at once when a connect fails with "Network is unreachable"
+# (the link is down), whatever --max-tries says; a user re-runs it, and it
+# resumes (--continue). This loop is that user; each restart is counted.
+ARIA2_LOOP = 'n=0; until aria2c "$@"; do n=$((n+1)); echo "aria2c restart $n" >&2; sleep 1; done'
+
+
+def n2_aria2(c, server, client):
+    """aria2c (resuming, retrying, re-run when it gives up) of every file
+    of c from Go's file server over the patchy link; checks every byte.
+    Returns wall, cpu, wire bytes, outages, restarts."""
+    srv = Proc("n2-httpserve", server.cmd([HTTPSERVE, "-dir", c["dir"], "-listen", server.ip + ":8080"]))
+    srv.wait_for(r"listening on (\d+)")
+    dl = os.path.join(WORK, "n2-aria2")
+    lst = os.path.join(WORK, "n2-aria2.list")
+    names = sorted(os.listdir(c["dir"]))
+    with open(lst, "w") as f:
+        for name in names:
+            f.write("http://%s:8080/%s\n  out=%s\n" % (server.ip, name, name))
+    warm(c["dir"])
+    wall, cpu, wire, outages, p = patchy_fetch("n2-aria2c", [
+        "sh", "-c", ARIA2_LOOP, "aria2c", "--dir=" + dl, "--input-file=" + lst, "--max-concurrent-downloads=1",
+        "--split=1", "--max-connection-per-server=1", "--max-tries=0", "--retry-wait=1", "--timeout=10",
+        "--connect-timeout=5", "--continue=true", "--file-allocation=none", "--summary-interval=0",
+        "--show-console-readout=false", "--console-log-level=warn"], client, [srv])
+    srv.stop()
+    bad = [n for n in names if not filecmp.cmp(os.path.join(c["dir"], n), os.path.join(dl, n), shallow=False)]
+    if bad:
+        raise RuntimeError("aria2c: %d files differ, e.g. %s" % (len(bad), bad[0]))
+    rmtree(dl)
+    return wall, cpu, wire, outages, len(re.findall(r"aria2c restart \d+", p.text("err")))
+
+
+def n2_distswarm(c, server, client):
+    """distswarm fetch --all from one seeder over the patchy link."""
+    tor = ds_collection(c, "n2")
+    store = os.path.join(WORK, "n2-seedstore")
+    seed_addr = server.ip + ":6881"
+    seeder = Proc("n2-ds-seed", server.cmd([DS, "seed", "--store", store, "--listen", seed_addr, "--offline",
+                                            "--from", c["dir"], tor]))
+    seeder.wait_for(r"seeding on port (\d+)")
+    leech = os.path.join(WORK, "n2-leech")
+    warm(c["dir"])
+    wall, cpu, wire, outages, _ = patchy_fetch("n2-ds-fetch", [
+        DS, "fetch", "--listen", client.ip + ":6881", "--offline", "--store", leech, "--torrent", tor] +
+        ds_authority(tor) + ["--peer", seed_addr, "--timeout", "%ds" % (N2_BOUND - 10), "--all"], client, [seeder])
+    seeder.stop()
+    placed = count_files(os.path.join(leech, "distfiles")) - 1    # layout.conf
+    if placed != c["files"]:
+        raise RuntimeError("distswarm fetch n2 placed %d files, want %d" % (placed, c["files"]))
+    rmtree(leech, store)
+    return wall, cpu, wire, outages
+
+
+def bench_n2():
+    """One fetch over a 10 Mbit/s link taken down for 20 s every 60 s
+    (with delay and loss where the kernel can): distswarm from a seeder
+    against aria2c from an HTTP server, the same link for both."""
+    if shutil.which("aria2c") is None:
+        raise Skip("needs aria2c (apt-get install aria2)")
+    net = new_net("n2", "10.99.2")
+    server, client = net.pair()
+    net.shape_link(client, N2_RATE, "32kb", "100ms")
+    what = n2_impair(server, client)
+    c = corpus("mixed", bytes=scaled(64 << 20), seed=4)
+    log("N2: %.0f MiB, %d files over %s, down %d s of every %d s, %s" % (
+        c["bytes"] / MIB, c["files"], N2_RATE, N2_DOWN, N2_PERIOD, what))
+    size = c["bytes"]
+    row("N2 link %s, down %d s of every %d s, %s" % (N2_RATE, N2_DOWN, N2_PERIOD, what), "", "",
+        "%.0f MiB, %d files" % (size / MIB, c["files"]))
+    try:
+        aw, ac, awire, aout, arestarts = n2_aria2(c, server, client)
+        row("N2 aria2c <- Go file server over HTTP (reference)", aw, ac,
+            "wire %.3f x payload, %d outages, %d re-runs" % (awire / size, aout, arestarts))
+        dw, dc, dwire, dout = n2_distswarm(c, server, client)
+    finally:
+        net.close()
+    row("N2 distswarm fetch <- seed, verified+placed", dw, dc,
+        "%.2fx aria2c's time, wire %.3f x payload, %d outages" % (dw / aw, dwire / size, dout))
+
+
 # ---------------------------------------------------------------- main
 
 BENCHES = {"P1": bench_p1, "P2": bench_p2, "P3": bench_p3, "P4": bench_p4, "P5": bench_p5, "P6": bench_p6,
-           "G1": bench_g1, "G2": bench_g2, "B1": bench_b1, "B2": bench_b2}
+           "G1": bench_g1, "G2": bench_g2, "B1": bench_b1, "B2": bench_b2, "N1": bench_n1, "N2": bench_n2}
 
 
 def machine():
@@ -995,6 +1225,9 @@ def main():
         t0 = time.monotonic()
         try:
             BENCHES[b]()
+        except Skip as e:
+            log("%s skipped: %s" % (b, e))
+            row("%s skipped: %s" % (b, e), "", "", "", "", "SKIP")
         except Exception as e:          # report and go on with the others
             log("%s FAILED: %s" % (b, e))
             row("%s FAILED: %s" % (b, str(e).splitlines()[0][:80]), "", "", "", "", "FAIL")

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """libtorrent reference peer for integration/bench (run with /usr/bin/python3,
-which has python3-libtorrent). Loopback only: no DHT, LSD, UPnP, NAT-PMP or
-uTP; peers are given directly, no tracker.
+which has python3-libtorrent). It listens on 127.0.0.1, or on --bind (an
+address in a network namespace of the N benchmarks); no DHT, LSD, UPnP,
+NAT-PMP or uTP; peers are given directly, no tracker.
 
   ltbench.py make SRC --out T.torrent          create a v1 torrent (SHA-1)
   ltbench.py seed --torrent T --dir PARENT --port P
@@ -27,9 +28,9 @@ def out(obj):
     sys.stdout.flush()
 
 
-def session(port):
+def session(ip, port):
     return lt.session({
-        "listen_interfaces": "127.0.0.1:%d" % port,
+        "listen_interfaces": "%s:%d" % (ip, port),
         "enable_dht": False, "dht_bootstrap_nodes": "", "enable_lsd": False,
         "enable_upnp": False, "enable_natpmp": False, "enable_ip_notifier": False,
         "allow_multiple_connections_per_ip": True,
@@ -59,7 +60,7 @@ def cmd_run(a, mode):
     signal.signal(signal.SIGTERM, lambda *_: STOP.append(1))
     signal.signal(signal.SIGINT, lambda *_: STOP.append(1))
     t0 = time.monotonic()
-    ses = session(a.port)
+    ses = session(a.bind, a.port)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(a.torrent)
     atp.save_path = os.path.abspath(a.dir)
@@ -129,6 +130,7 @@ def main():
         p.add_argument("--torrent", required=True)
         p.add_argument("--dir", required=True, help="save path (parent of the torrent's name)")
         p.add_argument("--port", type=int, default=0)
+        p.add_argument("--bind", default="127.0.0.1", help="address to listen on")
         p.add_argument("--peer", action="append", metavar="HOST:PORT")
         p.add_argument("--timeout", type=float, default=600)
         p.add_argument("--linger", action="store_true", help="download: keep serving after completion")
