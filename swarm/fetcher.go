@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -55,6 +56,8 @@ type fetchRun struct {
 	stall     *stallWatch
 	// lastRedial is when the given peers were last dialed again.
 	lastRedial time.Time
+	// bansSeen holds the banned addresses already reported (bans.go).
+	bansSeen map[netip.Addr]bool
 }
 
 // prepareFetch plans the request and settles what needs no swarm: files
@@ -142,6 +145,7 @@ func (r *fetchRun) run(ctx context.Context) error {
 			return nil
 		case now := <-tick.C:
 			r.progress()
+			r.reportBans()
 			r.stallCheck(now)
 			r.redialGiven(now)
 		case <-q.signal:

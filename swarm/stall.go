@@ -78,8 +78,9 @@ func (r *fetchRun) stallCheck(now time.Time) {
 	for _, nt := range r.trustWait {
 		waiting[nt] = append(waiting[nt], "(collection Manifest)")
 	}
+	banned := r.n.reg.bannedGiven(r.n.bannedIPs())
 	for nt, names := range waiting {
-		r.log.Warn("no progress for "+stalled.Round(time.Second).String()+": "+nt.stallReason(len(r.n.reg.peers)),
+		r.log.Warn("no progress for "+stalled.Round(time.Second).String()+": "+nt.stallReason(len(r.n.reg.peers), banned),
 			"infohash", nt.ih.HexString(), "files", strings.Join(firstN(names, 3), " "), "waiting", len(names))
 	}
 }
@@ -200,14 +201,22 @@ func redialMissing(t *torrent.Torrent, peers []torrent.PeerInfo) {
 }
 
 // stallReason says what the torrent's connections tell about a stall;
-// given is the number of peers the user gave (--peer).
-func (nt *nodeTorrent) stallReason(given int) string {
+// given is the number of peers the user gave (--peer), banned those of
+// them whose IP address the client banned.
+func (nt *nodeTorrent) stallReason(given int, banned []string) string {
 	s := nt.t.Stats()
 	webseeds := len(nt.mi.UrlList)
 	bad, good := s.PiecesDirtiedBad.Int64(), s.PiecesDirtiedGood.Int64()
 	counts := fmt.Sprintf("%d peers connected (%d seeders), %d known, %d connecting; %d webseeds; pieces verified %d, failed %d",
 		s.ActivePeers, s.ConnectedSeeders, s.TotalPeers, s.HalfOpenPeers, webseeds, good, bad)
 	switch {
+	case s.ActivePeers == 0 && len(banned) > 0:
+		why := "a peer there sent bad data"
+		if good == 0 {
+			why = "every piece received failed its hash check: the .torrent's piece hashes may be damaged, or a peer there sends bad data"
+		}
+		return fmt.Sprintf("no peer connected: given peers %s are at a banned IP address (%s; the library bans the whole address until this process exits, so run peers on separate addresses) (%s)",
+			strings.Join(banned, " "), why, counts)
 	case bad > 0 && good == 0:
 		return "every piece received failed its hash check: the .torrent's piece hashes may be damaged, or the peers send bad data (" + counts + ")"
 	case bad > 0:

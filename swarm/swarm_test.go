@@ -65,6 +65,12 @@ func loopback() ClientOptions {
 // on loopback, until the test ends; it returns the seeder's port.
 func startSeeder(t *testing.T, ctx context.Context, coll *collection.Collection, src string) int {
 	t.Helper()
+	return startSeederWith(t, ctx, coll, src, loopback())
+}
+
+// startSeederWith is startSeeder with the seeder's client options.
+func startSeederWith(t *testing.T, ctx context.Context, coll *collection.Collection, src string, client ClientOptions) int {
+	t.Helper()
 	seedStore, err := OpenStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +79,7 @@ func startSeeder(t *testing.T, ctx context.Context, coll *collection.Collection,
 	seedCtx, stopSeed := context.WithCancel(ctx)
 	seedDone := make(chan error, 1)
 	go func() {
-		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: loopback(), Ready: func(p int) { ready <- p }})
+		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: client, Ready: func(p int) { ready <- p }})
 	}()
 	var port int
 	select {
