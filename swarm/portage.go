@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,8 +171,15 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 	flags := os.O_WRONLY | os.O_CREATE
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
+		// Appending any other range than the one asked for would corrupt the file.
+		if cr := resp.Header.Get("Content-Range"); contentRangeStart(cr) != have {
+			return 0, fmt.Errorf("asked for bytes %d- and the server sent Content-Range %q", have, cr)
+		}
 		flags |= os.O_APPEND
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
+		if size >= 0 && have < size {
+			return 0, fmt.Errorf("the server refuses bytes %d- (HTTP 416) of a %d-byte file: its copy is shorter", have, size)
+		}
 		return 0, nil // already complete; verification decides
 	case resp.StatusCode == http.StatusOK:
 		flags |= os.O_TRUNC
@@ -204,6 +212,24 @@ func downloadResumable(ctx context.Context, client *http.Client, uri, path strin
 		_ = os.Remove(path)
 	}
 	return w.done - have, err
+}
+
+// contentRangeStart returns the first byte of a Content-Range header
+// "bytes S-E/T" (T may be "*"), or -1 when it is not one.
+func contentRangeStart(cr string) int64 {
+	spec, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return -1
+	}
+	first, rest, ok := strings.Cut(spec, "-")
+	if !ok || !strings.Contains(rest, "/") {
+		return -1
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // stallTimer cancels a download that receives nothing for after.
