@@ -20,15 +20,7 @@ import (
 // and the result is whole.
 func TestDownloadResumesFromPortagePartial(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 40000)
-	var mu sync.Mutex
-	var ranges []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		ranges = append(ranges, r.Header.Get("Range"))
-		mu.Unlock()
-		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(data))
-	}))
-	defer srv.Close()
+	srv, ranges := rangeServer(t, data, nil)
 	dir := t.TempDir()
 	partial := filepath.Join(dir, "f-1.tar.gz.__download__")
 	if err := os.WriteFile(partial, data[:100000], 0o644); err != nil {
@@ -47,8 +39,8 @@ func TestDownloadResumesFromPortagePartial(t *testing.T) {
 	if !bytes.Equal(b, data) {
 		t.Fatalf("resumed file differs (%d bytes)", len(b))
 	}
-	if len(ranges) != 1 || ranges[0] != "bytes=100000-" {
-		t.Errorf("requests %q, want one Range bytes=100000-", ranges)
+	if r := ranges(); len(r) != 1 || r[0] != "bytes=100000-" {
+		t.Errorf("requests %q, want one Range bytes=100000-", r)
 	}
 	if b, _ := os.ReadFile(partial); len(b) != 100000 {
 		t.Errorf("Portage's partial file was changed")
