@@ -79,6 +79,9 @@ func TestReduceDepsAgainstPortage(t *testing.T) {
 		{"( )", nil, true}, {"|| a/b", nil, true}, {"x? a/b", nil, true}, {") a/b", nil, true},
 		{"a/b )", nil, true}, {"( a/b", nil, true}, {"x?", nil, true}, {"_x? ( a/b )", nil, true},
 		{"c/d[x?", []string{"x"}, true}, {"c/d[x??]", nil, true}, {"GPL-2 || ( MIT BSD )", nil, false},
+		// Found by make fuzz-long: an "atom" that evaluates to "(", and a string whose
+		// reduction Portage reduces further (use_reduce is not idempotent).
+		{"([0?]", []string{"1"}, true}, {"|| ( ( 0 || ( ( 0 0 ) ) ) )", nil, false}, {"0 ( 0 0 )", nil, false},
 	}
 	rng := rand.New(rand.NewPCG(9, 78))
 	for range 3000 {

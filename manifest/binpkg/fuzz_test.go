@@ -143,12 +143,11 @@ func FuzzReduceDeps(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := ReduceDeps(out, use, true)
-		if err != nil && !strings.Contains(out, "__const__") {
+		// The reduced string must parse again. It need not be a fixed point:
+		// Portage's own use_reduce turns "|| ( ( 0 || ( ( 0 0 ) ) ) )" into
+		// "0 ( 0 0 )" and that into "0 0 0" (TestReduceDepsAgainstPortage).
+		if _, err := ReduceDeps(out, use, true); err != nil && !strings.Contains(out, "__const__") {
 			t.Fatalf("%q reduced to %q, which fails: %v", dep, out, err)
-		}
-		if err == nil && again != out && !strings.Contains(out, "__const__") {
-			t.Fatalf("%q: %q then %q", dep, out, again)
 		}
 	})
 }
