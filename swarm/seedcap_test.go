@@ -50,3 +50,21 @@ func TestSeedCapOnlyWithDownloadingPeers(t *testing.T) {
 		t.Fatalf("closed seed still tracked")
 	}
 }
+
+// The cap is raised to a whole piece's worth of 16 KiB requests: with 4
+// requests and 128 KiB pieces the library only ever asked a seed for the
+// first half of each piece.
+func TestSeedLimitCoversAPiece(t *testing.T) {
+	for _, c := range []struct {
+		limit       int
+		pieceLength int64
+		want        int
+	}{
+		{4, 0, 4}, {4, 16 << 10, 4}, {4, 64 << 10, 4}, {4, 128 << 10, 8}, {4, 1 << 20, 64},
+		{4, 100 << 10, 7}, {16, 128 << 10, 16},
+	} {
+		if got := seedLimit(c.limit, c.pieceLength); got != c.want {
+			t.Errorf("seedLimit(%d, %d) = %d, want %d", c.limit, c.pieceLength, got, c.want)
+		}
+	}
+}
