@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,18 +118,8 @@ func stallFetch(t *testing.T, coll *collection.Collection, want string, peers ..
 // A peer that does not answer: the fetch says so while it waits, instead
 // of nothing until its deadline.
 func TestFetchStallReportsDeadPeer(t *testing.T) {
-	src := t.TempDir()
-	corpus(t, src, []int{300000})
-	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	_, _, coll := corpusCollection(t, context.Background(), []int{300000})
+	dead := closedAddr(t)
 	want := "no peer connected: none of the 1 given answers"
 	res, logs := stallFetch(t, coll, want, dead)
 	if len(res) == 0 || res[0].Outcome.OK() {
@@ -144,12 +133,7 @@ func TestFetchStallReportsDeadPeer(t *testing.T) {
 // A peer that sends data failing the piece hashes (as with a .torrent
 // whose pieces were damaged): the stall report says every piece failed.
 func TestFetchStallReportsBadPieces(t *testing.T) {
-	src := t.TempDir()
-	corpus(t, src, []int{300000, 200000})
-	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, coll := corpusCollection(t, context.Background(), []int{300000, 200000})
 	peer := startCorruptSeeder(t, coll.Torrents[0])
 	want := "every piece received failed its hash check"
 	res, logs := stallFetch(t, coll, want, peer)
@@ -173,12 +157,7 @@ func TestFetchStallReportsBadPieces(t *testing.T) {
 func TestFetchReportsBannedAddress(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	src := t.TempDir()
-	corpus(t, src, []int{300000, 200000})
-	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, _, coll := corpusCollection(t, ctx, []int{300000, 200000})
 	corrupt := startCorruptSeeder(t, coll.Torrents[0])
 	slow := loopback()
 	slow.UploadRate = 16 << 10
@@ -247,12 +226,7 @@ func (allComplete) Close() error                      { return nil }
 // A webseed that accepts requests and never answers, and no peer: the
 // stall report names the webseed.
 func TestFetchStallReportsSilentWebseed(t *testing.T) {
-	src := t.TempDir()
-	corpus(t, src, []int{300000})
-	coll, err := collection.Create(context.Background(), collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, coll := corpusCollection(t, context.Background(), []int{300000})
 	hang := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -280,18 +254,8 @@ func TestFetchStallReportsSilentWebseed(t *testing.T) {
 func TestFetchRedialsLateGivenPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	src := t.TempDir()
-	files := corpus(t, src, []int{300000, 5000})
-	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	src, files, coll := corpusCollection(t, ctx, []int{300000, 5000})
+	addr := closedAddr(t)
 
 	store, err := OpenStore(t.TempDir())
 	if err != nil {
@@ -334,18 +298,8 @@ func TestFetchRedialsLateGivenPeer(t *testing.T) {
 func TestResolveMagnetRedialsLateGivenPeer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	src := t.TempDir()
-	corpus(t, src, []int{300000, 5000})
-	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	src, _, coll := corpusCollection(t, ctx, []int{300000, 5000})
+	addr := closedAddr(t)
 	ih := coll.Torrents[0].HashInfoBytes()
 	type outcome struct {
 		mi  *metainfo.MetaInfo
@@ -371,15 +325,5 @@ func TestResolveMagnetRedialsLateGivenPeer(t *testing.T) {
 // it was given out) until the test ends.
 func seedLateOn(t *testing.T, ctx context.Context, coll *collection.Collection, src, addr string) {
 	t.Helper()
-	seedStore, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	seedDone := make(chan error, 1)
-	go func() {
-		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src,
-			Client: ClientOptions{ListenAddr: addr, NoTrackers: true}})
-	}()
-	t.Cleanup(func() { stopSeed(); <-seedDone })
+	runSeeder(t, ctx, coll, src, ClientOptions{ListenAddr: addr, NoTrackers: true}, nil)
 }

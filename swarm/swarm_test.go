@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,26 +72,62 @@ func startSeeder(t *testing.T, ctx context.Context, coll *collection.Collection,
 // startSeederWith is startSeeder with the seeder's client options.
 func startSeederWith(t *testing.T, ctx context.Context, coll *collection.Collection, src string, client ClientOptions) int {
 	t.Helper()
-	seedStore, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	ready := make(chan int, 1)
-	seedCtx, stopSeed := context.WithCancel(ctx)
-	seedDone := make(chan error, 1)
-	go func() {
-		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: client, Ready: func(p int) { ready <- p }})
-	}()
-	var port int
+	seedDone := runSeeder(t, ctx, coll, src, client, func(p int) { ready <- p })
 	select {
-	case port = <-ready:
+	case port := <-ready:
+		return port
 	case err := <-seedDone:
 		t.Fatalf("seeder: %v", err)
 	case <-ctx.Done():
 		t.Fatal("seeder not ready")
 	}
-	t.Cleanup(func() { stopSeed(); <-seedDone })
-	return port
+	return 0
+}
+
+// runSeeder runs Seed for coll, seeding src in place from a fresh store,
+// until the test ends; ready (may be nil) gets its port. The returned
+// channel has Seed's error if it ends early.
+func runSeeder(t *testing.T, ctx context.Context, coll *collection.Collection, src string, client ClientOptions, ready func(int)) <-chan error {
+	t.Helper()
+	seedStore, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedCtx, stopSeed := context.WithCancel(ctx)
+	seedDone, finished := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(finished)
+		seedDone <- Seed(seedCtx, SeedOptions{Store: seedStore, Collections: []*collection.Collection{coll}, From: src, Client: client, Ready: ready})
+	}()
+	t.Cleanup(func() { stopSeed(); <-finished })
+	return seedDone
+}
+
+// closedAddr returns a loopback address nothing listens on (a port just
+// freed), for a peer that does not answer or listens only later.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// corpusCollection writes corpus files of sizes into a new directory and
+// creates a collection of them.
+func corpusCollection(t *testing.T, ctx context.Context, sizes []int) (src string, files map[string][]byte, coll *collection.Collection) {
+	t.Helper()
+	src = t.TempDir()
+	files = corpus(t, src, sizes)
+	coll, err := collection.Create(ctx, collection.CreateOptions{From: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, files, coll
 }
 
 func TestSeedAndFetchInProcess(t *testing.T) {
