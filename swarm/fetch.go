@@ -16,7 +16,7 @@ import (
 // seedCap), raised to a whole piece's worth of requests for pieces larger
 // than 64 KiB. On the P3 benchmark (one origin, 8 leechers on loopback) 4
 // made the origin upload 1.2× the collection where the library's 250 made
-// it 5×; 8 gave 1.8×, 16 gave 2.3× (2026-11-21, pieces of 64 KiB).
+// it 5×; 8 gave 1.8×, 16 gave 2.3× (2026-11-21).
 const fetchSeedRequestCap = 4
 
 // FetchOptions configures Fetch, a one-shot fetch on its own node.
