@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
@@ -105,6 +106,10 @@ func runCollectionInfo(c *cli.Context) error {
 // pickCollection finds the one known collection whose infohash starts
 // with prefix.
 func pickCollection(known []swarm.KnownCollection, prefix string) (swarm.KnownCollection, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) < 4 || len(prefix) > 40 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return swarm.KnownCollection{}, usageErr("collection info: %q is not an infohash: give 4 to 40 hex digits of a collection the store knows (distswarm collection list), not a file", prefix)
+	}
 	var hits []swarm.KnownCollection
 	for _, k := range known {
 		if len(prefix) >= 4 && len(prefix) <= len(k.InfoHash) && k.InfoHash[:len(prefix)] == prefix {

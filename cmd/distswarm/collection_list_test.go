@@ -61,6 +61,9 @@ func TestCollectionListAndInfo(t *testing.T) {
 	if r := runCLI(t, "", "collection", "info", "--store", store, "0000000"); r.code != 1 || !strings.Contains(r.stderr, "no known collection") {
 		t.Errorf("info of an unknown infohash: exit %d\n%s", r.code, r.stderr)
 	}
+	if r := runCLI(t, "", "collection", "info", "--store", store, "/tmp/x.torrent"); r.code != 2 || !strings.Contains(r.stderr, "is not an infohash") {
+		t.Errorf("info with a path: %d %q, want a usage error", r.code, r.stderr)
+	}
 	if r := runCLI(t, "", "collection", "info", "--store", store); r.code != 2 {
 		t.Errorf("info without a name: exit %d, want 2", r.code)
 	}
