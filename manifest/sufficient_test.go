@@ -9,10 +9,10 @@ import (
 	"testing"
 )
 
-// OneSufficient keeps BLAKE2B (else SHA512, …) and only it; an entry with
+// OneSufficient keeps SHA512 (else BLAKE2B, …) and only it; an entry with
 // weak hashes only is unchanged. Verifying the reduced entry passes with a
-// wrong SHA512 beside a right BLAKE2B (SHA512 is not computed) and fails
-// with a wrong BLAKE2B beside a right SHA512.
+// wrong BLAKE2B beside a right SHA512 (BLAKE2B is not computed) and fails
+// with a wrong SHA512 beside a right BLAKE2B.
 func TestOneSufficient(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
 	data := []byte(strings.Repeat("distswarm ", 1000))
@@ -28,21 +28,21 @@ func TestOneSufficient(t *testing.T) {
 	wrong := strings.Repeat("0", 128)
 	entry := func(d Digests) Entry { return Entry{Tag: TagDIST, Path: "f", Size: int64(len(data)), Digests: d} }
 
-	e := OneSufficient(entry(Digests{BLAKE2B: right[BLAKE2B], SHA512: wrong, MD5: right[MD5]}))
-	if len(e.Digests) != 1 || e.Digests[BLAKE2B] == "" {
-		t.Fatalf("reduced digests %v, want BLAKE2B only", e.Digests)
+	e := OneSufficient(entry(Digests{SHA512: right[SHA512], BLAKE2B: wrong, MD5: right[MD5]}))
+	if len(e.Digests) != 1 || e.Digests[SHA512] == "" {
+		t.Fatalf("reduced digests %v, want SHA512 only", e.Digests)
 	}
 	if _, err := VerifyFile(context.Background(), p, e); err != nil {
-		t.Errorf("right BLAKE2B, wrong SHA512: %v", err)
+		t.Errorf("right SHA512, wrong BLAKE2B: %v", err)
 	}
-	e = OneSufficient(entry(Digests{BLAKE2B: wrong, SHA512: right[SHA512]}))
+	e = OneSufficient(entry(Digests{SHA512: wrong, BLAKE2B: right[BLAKE2B]}))
 	var mm *MismatchError
-	if _, err := VerifyFile(context.Background(), p, e); !errors.As(err, &mm) || mm.What != BLAKE2B {
-		t.Errorf("wrong BLAKE2B, right SHA512: %v, want a BLAKE2B mismatch", err)
+	if _, err := VerifyFile(context.Background(), p, e); !errors.As(err, &mm) || mm.What != SHA512 {
+		t.Errorf("wrong SHA512, right BLAKE2B: %v, want a SHA512 mismatch", err)
 	}
-	e = OneSufficient(entry(Digests{SHA512: right[SHA512], SHA256: right[SHA256]}))
-	if len(e.Digests) != 1 || e.Digests[SHA512] == "" {
-		t.Errorf("no BLAKE2B: reduced to %v, want SHA512 only", e.Digests)
+	e = OneSufficient(entry(Digests{BLAKE2B: right[BLAKE2B], SHA256: right[SHA256]}))
+	if len(e.Digests) != 1 || e.Digests[BLAKE2B] == "" {
+		t.Errorf("no SHA512: reduced to %v, want BLAKE2B only", e.Digests)
 	}
 	weak := Digests{MD5: right[MD5], SHA1: "x"}
 	if e := OneSufficient(entry(weak)); len(e.Digests) != 2 {

@@ -135,13 +135,18 @@ func sizeGot(n, want int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// sufficientHashes are the hashes, strongest first, any one of which is
-// enough to trust a file: BLAKE2B is the one Portage's MANIFEST_HASHES
-// requires; the others are 256-bit-secure or better as well.
-var sufficientHashes = []string{BLAKE2B, SHA512, SHA3_512, BLAKE2S, SHA3_256, SHA256}
+// sufficientHashes are the hashes, fastest first, any one of which is
+// enough to trust a file: each is 256-bit-secure or better against second
+// preimages. SHA512 leads because it is the faster of the two that Gentoo
+// Manifests carry: on the 2-core AMD EPYC of the benchmarks Go hashes it at
+// 866 MB/s against BLAKE2B's 580 MB/s (x/crypto, AVX2), and arm64 has
+// SHA-512 instructions while x/crypto's BLAKE2B has no assembly there.
+// BLAKE2B, the hash Portage's MANIFEST_REQUIRED_HASHES names, is used when
+// an entry has no SHA512.
+var sufficientHashes = []string{SHA512, BLAKE2B, SHA3_512, BLAKE2S, SHA3_256, SHA256}
 
 // OneSufficient returns want reduced to the first of its hashes that alone
-// is enough to trust a file (BLAKE2B, else SHA512, …), so verifying it
+// is enough to trust a file (SHA512, else BLAKE2B, …), so verifying it
 // reads and hashes the file once with one hash instead of every listed
 // one. An entry with none of them (MD5, SHA1, RMD160, WHIRLPOOL only) is
 // returned unchanged. The `manifest verify` command still checks every
