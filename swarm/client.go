@@ -93,7 +93,7 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 		cfg.DownloadRateLimiter = byteLimiter(o.DownloadRate)
 	}
 	if o.SeedRequestCap > 0 {
-		newSeedCap(o.SeedRequestCap).install(&cfg.Callbacks)
+		newSeedCap(o.SeedRequestCap).install(cfg)
 	}
 	installV2HashGuard(&cfg.Callbacks)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}

@@ -33,10 +33,30 @@ const seedCapMinPeers = 2
 // and the others took everything from the origin too (4.4–4.6 copies; with
 // a whole piece's worth of requests, 1.2).
 //
+// While active it also lifts the library's window of requestable pieces
+// (ClientConfig.MaxUnverifiedBytes, 64 MiB by default). The library orders
+// pieces by priority, availability and index and only requests from the
+// first 64 MiB of that order; rarest first puts the pieces that only the
+// seed has at the front, so while more than 64 MiB of those are left, a
+// piece another leecher already holds is outside every window and nobody
+// asks that leecher for it. The leechers then take everything from the seed
+// until the last 64 MiB, and trade only at the end. N1 (8 leechers, 100
+// Mbit/s links, 256 MiB) finished in 51.6 s with the origin sending 2.13
+// copies; without the window, in 35.8 s (libtorrent: 35.1–35.6 s) with 1.45.
+// It costs CPU: the library sorts every missing block of the window on each
+// request update, so a one-to-one fetch, which has nobody to trade with,
+// keeps the window.
+//
 // The library calls these callbacks with the client lock held, which
-// guards PeerConn.PeerMaxRequests; mu guards seedCap's own maps.
+// guards PeerConn.PeerMaxRequests and the configuration's
+// MaxUnverifiedBytes (read under the same lock when requests are updated);
+// mu guards seedCap's own maps.
 type seedCap struct {
 	limit int
+	cfg   *torrent.ClientConfig // nil in unit tests
+	// window is the configuration's MaxUnverifiedBytes, restored when the
+	// cap is off.
+	window int64
 
 	mu       sync.Mutex
 	seeds    map[*torrent.PeerConn]int // seed → the request limit it announced
@@ -51,8 +71,11 @@ func newSeedCap(limit int) *seedCap {
 	}
 }
 
-// install hooks the cap into a client configuration's callbacks.
-func (s *seedCap) install(cb *torrent.Callbacks) {
+// install hooks the cap into a client configuration's callbacks, and keeps
+// cfg to lift its window while the cap is active.
+func (s *seedCap) install(cfg *torrent.ClientConfig) {
+	s.cfg, s.window = cfg, cfg.MaxUnverifiedBytes
+	cb := &cfg.Callbacks
 	cb.ReadMessage = s.readMessage
 	cb.ReadExtendedHandshake = s.readExtendedHandshake
 	cb.PeerConnClosed = s.closed
@@ -113,7 +136,7 @@ func (s *seedCap) closed(c *torrent.PeerConn) {
 func (s *seedCap) active() bool { return len(s.nonSeeds) >= seedCapMinPeers }
 
 // applyLocked sets every seed's request limit: capped while active, the
-// seed's own otherwise.
+// seed's own otherwise; and the window: none while active.
 func (s *seedCap) applyLocked() {
 	on := s.active()
 	for c, own := range s.seeds {
@@ -121,6 +144,13 @@ func (s *seedCap) applyLocked() {
 			c.PeerMaxRequests = min(own, s.limitFor(c))
 		} else {
 			c.PeerMaxRequests = own
+		}
+	}
+	if s.cfg != nil {
+		if on {
+			s.cfg.MaxUnverifiedBytes = 0
+		} else {
+			s.cfg.MaxUnverifiedBytes = s.window
 		}
 	}
 }

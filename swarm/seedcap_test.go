@@ -51,6 +51,35 @@ func TestSeedCapOnlyWithDownloadingPeers(t *testing.T) {
 	}
 }
 
+// While the cap is active the library's window of requestable pieces is
+// lifted, so leechers can ask each other for pieces that only the seed
+// would otherwise serve; it comes back when the swarm is gone.
+func TestSeedCapLiftsWindowInSwarm(t *testing.T) {
+	cfg := torrent.NewDefaultClientConfig()
+	window := cfg.MaxUnverifiedBytes
+	if window == 0 {
+		t.Fatal("the library's default window is 0 (none); this test needs one")
+	}
+	s := newSeedCap(4)
+	s.install(cfg)
+	seed := &torrent.PeerConn{PeerMaxRequests: 250}
+	a := &torrent.PeerConn{PeerMaxRequests: 250}
+	b := &torrent.PeerConn{PeerMaxRequests: 250}
+	s.readMessage(seed, &pp.Message{Type: pp.HaveAll})
+	s.readMessage(a, &pp.Message{Type: pp.HaveNone})
+	if cfg.MaxUnverifiedBytes != window {
+		t.Fatalf("one downloading peer: window %d, want the default %d", cfg.MaxUnverifiedBytes, window)
+	}
+	s.readMessage(b, &pp.Message{Type: pp.HaveNone})
+	if cfg.MaxUnverifiedBytes != 0 {
+		t.Fatalf("two downloading peers: window %d, want 0 (none)", cfg.MaxUnverifiedBytes)
+	}
+	s.closed(b)
+	if cfg.MaxUnverifiedBytes != window {
+		t.Fatalf("after a peer left: window %d, want the default %d", cfg.MaxUnverifiedBytes, window)
+	}
+}
+
 // The cap is raised to a whole piece's worth of 16 KiB requests: with 4
 // requests and 128 KiB pieces the library only ever asked a seed for the
 // first half of each piece.
