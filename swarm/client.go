@@ -84,6 +84,12 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	cfg.DisableWebtorrent = true
 	cfg.DisableTrackers = o.NoTrackers
 	cfg.Seed = true
+	// Two peers that dial each other at once (leechers started together;
+	// redialMissing, which cannot tell a given peer's incoming connection
+	// from a stranger's) would otherwise keep both connections, each with
+	// its own requests and Have messages. The library keeps the one dialled
+	// by the peer with the higher peer ID, so both ends keep the same one.
+	cfg.DropDuplicatePeerIds = true
 	cfg.NoUpload = o.NoUpload
 	cfg.DefaultStorage = o.Storage
 	if o.UploadRate > 0 {
