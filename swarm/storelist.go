@@ -39,6 +39,17 @@ func (s *Store) KnownCollections(withPresence bool) ([]KnownCollection, error) {
 	return out, nil
 }
 
+// Describe summarizes collection torrent mi as KnownCollections does,
+// whether or not the store knows it; with a store (s not nil) it counts
+// the files the store holds.
+func (s *Store) Describe(mi *metainfo.MetaInfo) (KnownCollection, error) {
+	info, err := collection.ParseInfo(mi.InfoBytes)
+	if err != nil {
+		return KnownCollection{}, err
+	}
+	return s.summarize(mi, info, s != nil), nil
+}
+
 func (s *Store) summarize(mi *metainfo.MetaInfo, info *metainfo.Info, withPresence bool) KnownCollection {
 	ih := mi.HashInfoBytes()
 	files := info.UpvertedFiles()

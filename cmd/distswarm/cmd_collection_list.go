@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
 	"github.com/distswarm/distswarm/swarm"
+	"github.com/distswarm/distswarm/swarm/collection"
 )
 
 func collectionListCommand() *cli.Command {
@@ -66,8 +69,8 @@ func runCollectionList(c *cli.Context) error {
 func collectionInfoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
-		Usage:     "describe a collection the store knows (by infohash or a prefix of it)",
-		UsageText: "distswarm collection info [--store S] [--json] INFOHASH",
+		Usage:     "describe a collection: one the store knows (by infohash or a prefix of it), or a .torrent or collection index file",
+		UsageText: "distswarm collection info [--store S] [--json] INFOHASH|FILE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", EnvVars: []string{"DISTSWARM_STORE"}},
 			&cli.BoolFlag{Name: "json", Usage: "a JSON object for scripts"},
@@ -81,6 +84,13 @@ func runCollectionInfo(c *cli.Context) error {
 		return usageErr("collection info: name one collection by its infohash (distswarm collection list shows them)")
 	}
 	store, err := openExistingStoreFlag(c)
+	arg := c.Args().First()
+	if st, serr := os.Stat(arg); serr == nil && st.Mode().IsRegular() {
+		if err != nil {
+			store = nil // a file is described without a store, with no counts of files held
+		}
+		return describeCollectionFile(c, store, arg)
+	}
 	if err != nil {
 		return failedErr("collection info: %v", err)
 	}
@@ -88,19 +98,56 @@ func runCollectionInfo(c *cli.Context) error {
 	if err != nil {
 		return failedErr("collection info: %v", err)
 	}
-	k, err := pickCollection(known, c.Args().First())
+	k, err := pickCollection(known, arg)
 	if err != nil {
 		return err
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, k)
 	}
-	w := c.App.Writer
-	fmt.Fprintf(w, "infohash      %s\nname          %s\nfiles         %d (%d in the store)\nsize          %s\n",
-		k.InfoHash, k.Name, k.Files, k.Present, humanize.IBytes(uint64(k.Bytes)))
+	printCollectionInfo(c.App.Writer, k, true)
+	return nil
+}
+
+// describeCollectionFile is collection info of a .torrent or collection
+// index file: each of its torrents (a sharded index has several), with the
+// files of each that the store holds. --json writes an array.
+func describeCollectionFile(c *cli.Context, store *swarm.Store, path string) error {
+	coll, err := collection.Load(path)
+	if err != nil {
+		return failedErr("collection info: %v", err)
+	}
+	out := make([]swarm.KnownCollection, 0, len(coll.Torrents))
+	for _, mi := range coll.Torrents {
+		k, err := store.Describe(mi)
+		if err != nil {
+			return failedErr("collection info: %s: %v", path, err)
+		}
+		out = append(out, k)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, out)
+	}
+	for i, k := range out {
+		if i > 0 {
+			fmt.Fprintln(c.App.Writer)
+		}
+		printCollectionInfo(c.App.Writer, k, store != nil)
+	}
+	return nil
+}
+
+// printCollectionInfo writes k as text; held says whether k.Present was
+// counted (there is a store).
+func printCollectionInfo(w io.Writer, k swarm.KnownCollection, held bool) {
+	files := fmt.Sprintf("%d (%d in the store)", k.Files, k.Present)
+	if !held {
+		files = fmt.Sprintf("%d (no store to count them in)", k.Files)
+	}
+	fmt.Fprintf(w, "infohash      %s\nname          %s\nfiles         %s\nsize          %s\n",
+		k.InfoHash, k.Name, files, humanize.IBytes(uint64(k.Bytes)))
 	fmt.Fprintf(w, "pieces        %d of %s\ntrackers      %d\nwebseeds      %d\nmagnet        %s\n",
 		k.Pieces, humanize.IBytes(uint64(k.PieceLength)), k.Trackers, k.Webseeds, k.Magnet)
-	return nil
 }
 
 // pickCollection finds the one known collection whose infohash starts
@@ -108,7 +155,7 @@ func runCollectionInfo(c *cli.Context) error {
 func pickCollection(known []swarm.KnownCollection, prefix string) (swarm.KnownCollection, error) {
 	prefix = strings.ToLower(prefix)
 	if len(prefix) < 4 || len(prefix) > 40 || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return swarm.KnownCollection{}, usageErr("collection info: %q is not an infohash: give 4 to 40 hex digits of a collection the store knows (distswarm collection list), not a file", prefix)
+		return swarm.KnownCollection{}, usageErr("collection info: %q is not an infohash: give 4 to 40 hex digits of a collection the store knows (distswarm collection list), or the path of a .torrent or index file", prefix)
 	}
 	var hits []swarm.KnownCollection
 	for _, k := range known {

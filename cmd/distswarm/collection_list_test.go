@@ -61,8 +61,29 @@ func TestCollectionListAndInfo(t *testing.T) {
 	if r := runCLI(t, "", "collection", "info", "--store", store, "0000000"); r.code != 1 || !strings.Contains(r.stderr, "no known collection") {
 		t.Errorf("info of an unknown infohash: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := runCLI(t, "", "collection", "info", "--store", store, "/tmp/x.torrent"); r.code != 2 || !strings.Contains(r.stderr, "is not an infohash") {
-		t.Errorf("info with a path: %d %q, want a usage error", r.code, r.stderr)
+	if r := runCLI(t, "", "collection", "info", "--store", store, filepath.Join(dir, "missing.torrent")); r.code != 2 || !strings.Contains(r.stderr, "is not an infohash") {
+		t.Errorf("info with a path that does not exist: %d %q, want a usage error", r.code, r.stderr)
+	}
+	// A .torrent file is described as the known collection is.
+	if r := runCLI(t, "", "collection", "info", "--store", store, torrent); r.code != 0 ||
+		!strings.Contains(r.stdout, "magnet:?xt=urn:btih:"+ih) || !strings.Contains(r.stdout, "3 (0 in the store)") {
+		t.Errorf("info of the .torrent: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, "", "collection", "info", "--store", store, "--json", torrent)
+	var described []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &described); r.code != 0 || err != nil || len(described) != 1 || described[0]["infohash"] != ih {
+		t.Errorf("info --json of the .torrent: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", filepath.Join(dir, "nostore"), torrent); r.code != 0 ||
+		!strings.Contains(r.stdout, "3 (no store to count them in)") {
+		t.Errorf("info of the .torrent without a store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	junk := filepath.Join(dir, "junk.torrent")
+	if err := os.WriteFile(junk, []byte("d4:infoi3ee"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "", "collection", "info", "--store", store, junk); r.code != 1 || !strings.Contains(r.stderr, "junk.torrent") {
+		t.Errorf("info of a broken .torrent: exit %d %q, want 1 naming the file", r.code, r.stderr)
 	}
 	if r := runCLI(t, "", "collection", "info", "--store", store); r.code != 2 {
 		t.Errorf("info without a name: exit %d, want 2", r.code)
