@@ -1,0 +1,209 @@
+package swarm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/distswarm/distswarm/swarm/collection"
+)
+
+// countingMirror is a webseed serving files by name (the last element of
+// the request path, as a GLEP 75 mirror's tree is found by name) that
+// counts the bytes of file data it sends.
+type countingMirror struct {
+	url  string
+	sent atomic.Int64
+	pads atomic.Int64 // pad file requests that reached it (must stay 0)
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+func newCountingMirror(t *testing.T, files map[string][]byte) *countingMirror {
+	t.Helper()
+	m := &countingMirror{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/.pad/") {
+			m.pads.Add(1)
+		}
+		name := path.Base(r.URL.Path)
+		b, ok := files[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(countingWriter{w, &m.sent}, r, name, time.Time{}, bytes.NewReader(b))
+	}))
+	t.Cleanup(srv.Close)
+	m.url = srv.URL + "/"
+	return m
+}
+
+// webseedCase is a collection of corpus files whose torrent has a
+// countingMirror as its webseed.
+type webseedCase struct {
+	src    string
+	files  map[string][]byte
+	coll   *collection.Collection
+	mirror *countingMirror
+}
+
+func newWebseedCase(t *testing.T, sizes []int) *webseedCase {
+	t.Helper()
+	src, files, coll := corpusCollection(t, context.Background(), sizes)
+	m := newCountingMirror(t, files)
+	coll.Torrents[0].UrlList = []string{m.url}
+	return &webseedCase{src: src, files: files, coll: coll, mirror: m}
+}
+
+// fetch fetches every file of the case on a node given peers, checks each
+// is placed with its content, and returns the node's log.
+func (c *webseedCase) fetch(t *testing.T, ctx context.Context, peers []string, onProgress func(Progress)) string {
+	t.Helper()
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	n, err := OpenNode(ctx, NodeOptions{Store: store, Client: loopback(), Peers: peers,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	names := slices.Sorted(func(yield func(string) bool) {
+		for name := range c.files {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+	res, err := n.Fetch(ctx, FetchRequest{Collections: []*collection.Collection{c.coll},
+		Authority: authorityFor(t, c.files, names...), Names: names, OnProgress: onProgress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Name, r.Err)
+			continue
+		}
+		if got, err := os.ReadFile(r.Path); err != nil || !bytes.Equal(got, c.files[r.Name]) {
+			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
+		}
+	}
+	if p := c.mirror.pads.Load(); p > 0 {
+		t.Errorf("%d pad file requests reached the mirror", p)
+	}
+	return logs.String()
+}
+
+func (c *webseedCase) total() int64 {
+	var n int64
+	for _, b := range c.files {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// A given peer that has every file, and a webseed that has them too: the
+// fetch takes everything from the peer and nothing from the webseed. Zero,
+// not "little": the webseeds are released only after webseedGrace without
+// useful data from a connected peer, and a seeder on loopback sends its
+// first piece well within it.
+func TestFetchPrefersPeersOverWebseed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := newWebseedCase(t, []int{1000, 300000, 1<<20 + 17, 2 << 20})
+	port := startSeeder(t, ctx, c.coll, c.src)
+	logs := c.fetch(t, ctx, []string{fmt.Sprintf("127.0.0.1:%d", port)}, nil)
+	if sent := c.mirror.sent.Load(); sent != 0 {
+		t.Errorf("the webseed sent %d bytes while the peer had every file", sent)
+	}
+	if strings.Contains(logs, "webseeds released") {
+		t.Errorf("webseeds released although the peer delivered:\n%s", logs)
+	}
+}
+
+// The only given peer does not answer: the webseeds are released after
+// the grace period and the fetch completes from them.
+func TestFetchReleasesWebseedsWhenPeerDead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := newWebseedCase(t, []int{1000, 300000, 1<<20 + 17})
+	logs := c.fetch(t, ctx, []string{closedAddr(t)}, nil)
+	if sent := c.mirror.sent.Load(); sent < c.total() {
+		t.Errorf("the webseed sent %d bytes, want the whole %d", sent, c.total())
+	}
+	if !strings.Contains(logs, "webseeds released: no peer connected for") {
+		t.Errorf("no log of the webseeds' release for a dead peer:\n%s", logs)
+	}
+}
+
+// No peer source at all (no given peer, no tracker, DHT or LAN
+// discovery): the webseeds are released at once, as before they were
+// held back.
+func TestFetchReleasesWebseedsWithoutPeerSource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := newWebseedCase(t, []int{1000, 300000})
+	logs := c.fetch(t, ctx, nil, nil)
+	if sent := c.mirror.sent.Load(); sent < c.total() {
+		t.Errorf("the webseed sent %d bytes, want the whole %d", sent, c.total())
+	}
+	if !strings.Contains(logs, "webseeds released: no peer source") {
+		t.Errorf("no log of the webseeds' release without a peer source:\n%s", logs)
+	}
+}
+
+// A peer that delivers part of the files and then goes away (a seeder
+// limited to 256 KiB/s, stopped once a piece arrived): the webseeds are
+// released and the fetch completes, the webseed sending only the rest.
+func TestFetchReleasesWebseedsWhenPeerStops(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c := newWebseedCase(t, []int{300000, 3 << 20})
+	seedCtx, stopSeeder := context.WithCancel(ctx)
+	defer stopSeeder()
+	client := loopback()
+	client.UploadRate = 256 << 10
+	port := startSeederWith(t, seedCtx, c.coll, c.src, client)
+	var fromPeer int64
+	stopOnData := func(p Progress) {
+		if fromPeer == 0 && p.BytesDone > 0 {
+			fromPeer = p.BytesDone
+			stopSeeder()
+		}
+	}
+	logs := c.fetch(t, ctx, []string{fmt.Sprintf("127.0.0.1:%d", port)}, stopOnData)
+	if fromPeer == 0 {
+		t.Fatal("the peer delivered nothing before the fetch ended")
+	}
+	sent := c.mirror.sent.Load()
+	t.Logf("the peer delivered %d bytes before it stopped; the webseed sent %d of %d", fromPeer, sent, c.total())
+	if sent == 0 || sent > c.total()-fromPeer {
+		t.Errorf("the webseed sent %d bytes, want some and at most the %d the peer did not deliver", sent, c.total()-fromPeer)
+	}
+	if !strings.Contains(logs, "webseeds released") {
+		t.Errorf("no log of the webseeds' release:\n%s", logs)
+	}
+}
