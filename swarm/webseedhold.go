@@ -40,7 +40,7 @@ type webseedHold struct {
 // observe takes the torrent's stats and returns why the webseeds should
 // be released, "" while peers deliver or still have time to.
 func (h *webseedHold) observe(st torrent.TorrentStats, now time.Time) string {
-	good, bad, useful := st.PiecesDirtiedGood.Int64(), st.PiecesDirtiedBad.Int64(), st.BytesReadUsefulData.Int64()
+	good, bad, useful := st.PiecesDirtiedGood.Int64(), st.PiecesDirtiedBad.Int64(), st.PeerConns.BytesReadUsefulData.Int64()
 	// Data that fails its hash check is no delivery (as for stallWatch).
 	progress := good != h.good || (useful != h.useful && bad == h.bad)
 	h.good, h.bad, h.useful = good, bad, useful

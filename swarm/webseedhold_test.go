@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent"
+
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -205,5 +207,80 @@ func TestFetchReleasesWebseedsWhenPeerStops(t *testing.T) {
 	}
 	if !strings.Contains(logs, "webseeds released") {
 		t.Errorf("no log of the webseeds' release:\n%s", logs)
+	}
+}
+
+// peerStats are a torrent's stats with peers connected, useful bytes
+// received from them and pieces verified and failed.
+func peerStats(peers int, useful, good, bad int64) torrent.TorrentStats {
+	var st torrent.TorrentStats
+	st.ActivePeers = peers
+	st.PeerConns.BytesReadUsefulData.Add(useful)
+	st.PiecesDirtiedGood.Add(good)
+	st.PiecesDirtiedBad.Add(bad)
+	return st
+}
+
+// The hold's decisions over sequences of checks up to 2.5 s apart (a wait
+// checks every half second; a longer pause starts a new wait).
+func TestWebseedHoldObserve(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	type check struct {
+		ms   int
+		st   torrent.TorrentStats
+		want string // prefix of the reason, "" to keep holding
+	}
+	cases := map[string][]check{
+		"no peer ever connects": {
+			{0, peerStats(0, 0, 0, 0), ""}, {2500, peerStats(0, 0, 0, 0), ""},
+			{4500, peerStats(0, 0, 0, 0), ""}, {5000, peerStats(0, 0, 0, 0), "no peer connected for 5s"},
+		},
+		"a peer connecting late gets a whole grace period": {
+			{0, peerStats(0, 0, 0, 0), ""}, {2500, peerStats(0, 0, 0, 0), ""},
+			{4500, peerStats(1, 0, 0, 0), ""}, {7000, peerStats(1, 0, 0, 0), ""},
+			{9500, peerStats(1, 0, 0, 0), "the connected peers delivered no piece data for 5s"},
+		},
+		"a delivering peer keeps them held": {
+			{0, peerStats(1, 0, 0, 0), ""}, {2500, peerStats(1, 1<<20, 4, 0), ""},
+			{5000, peerStats(1, 2<<20, 8, 0), ""}, {7500, peerStats(1, 3<<20, 12, 0), ""},
+			{10000, peerStats(1, 4<<20, 16, 0), ""},
+		},
+		"a peer that stops delivering": {
+			{0, peerStats(1, 1<<20, 4, 0), ""}, {2500, peerStats(1, 2<<20, 8, 0), ""},
+			{5000, peerStats(1, 2<<20, 8, 0), ""}, {7500, peerStats(0, 2<<20, 8, 0), "no peer connected for 5s"},
+		},
+		"data failing its hash check is no delivery": {
+			{0, peerStats(1, 0, 0, 0), ""}, {2500, peerStats(1, 1<<20, 0, 4), ""},
+			{5000, peerStats(1, 2<<20, 0, 8), "the connected peers delivered no piece data for 5s"},
+		},
+		"a check after a long pause starts a new wait": {
+			{0, peerStats(1, 0, 0, 0), ""}, {2500, peerStats(1, 0, 0, 0), ""},
+			{60000, peerStats(1, 0, 0, 0), ""}, {62500, peerStats(1, 0, 0, 0), ""},
+			{65000, peerStats(1, 0, 0, 0), "the connected peers delivered no piece data for 5s"},
+		},
+	}
+	for name, checks := range cases {
+		t.Run(name, func(t *testing.T) {
+			var h webseedHold
+			for _, c := range checks {
+				got := h.observe(c.st, at(c.ms))
+				if (c.want == "") != (got == "") || !strings.HasPrefix(got, c.want) {
+					t.Fatalf("at %d ms: reason %q, want %q", c.ms, got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// A stall report that comes while the webseeds are held back (here after
+// one second, before the grace period ends) says they are, and blames the
+// given peer rather than the webseeds.
+func TestStallReportSaysWebseedsHeld(t *testing.T) {
+	c := newWebseedCase(t, []int{300000})
+	_, logs := stallFetch(t, c.coll, "no progress for", closedAddr(t))
+	if !strings.Contains(logs, "no peer connected: none of the 1 given answers") ||
+		!strings.Contains(logs, "; 1 webseeds (held back while peers deliver);") {
+		t.Fatalf("no stall report saying the webseeds are held back:\n%s", logs)
 	}
 }
