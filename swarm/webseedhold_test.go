@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,9 +21,8 @@ import (
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
-// countingMirror is a webseed serving files by name (the last element of
-// the request path, as a GLEP 75 mirror's tree is found by name) that
-// counts the bytes of file data it sends.
+// countingMirror is a webseed serving the files lookup finds for a
+// request path, that counts the bytes of file data it sends.
 type countingMirror struct {
 	url  string
 	sent atomic.Int64
@@ -40,7 +40,7 @@ func (w countingWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func newCountingMirror(t *testing.T, files map[string][]byte) *countingMirror {
+func newCountingMirror(t *testing.T, lookup func(urlPath string) ([]byte, bool)) *countingMirror {
 	t.Helper()
 	m := &countingMirror{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +48,7 @@ func newCountingMirror(t *testing.T, files map[string][]byte) *countingMirror {
 			m.pads.Add(1)
 		}
 		name := path.Base(r.URL.Path)
-		b, ok := files[name]
+		b, ok := lookup(r.URL.Path)
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -72,7 +72,11 @@ type webseedCase struct {
 func newWebseedCase(t *testing.T, sizes []int) *webseedCase {
 	t.Helper()
 	src, files, coll := corpusCollection(t, context.Background(), sizes)
-	m := newCountingMirror(t, files)
+	// A GLEP 75 mirror's tree is found by name: the last path element.
+	m := newCountingMirror(t, func(p string) ([]byte, bool) {
+		b, ok := files[path.Base(p)]
+		return b, ok
+	})
 	coll.Torrents[0].UrlList = []string{m.url}
 	return &webseedCase{src: src, files: files, coll: coll, mirror: m}
 }
@@ -282,5 +286,47 @@ func TestStallReportSaysWebseedsHeld(t *testing.T) {
 	if !strings.Contains(logs, "no peer connected: none of the 1 given answers") ||
 		!strings.Contains(logs, "; 1 webseeds (held back while peers deliver);") {
 		t.Fatalf("no stall report saying the webseeds are held back:\n%s", logs)
+	}
+}
+
+// A binpkg collection whose webseed is its binhost, and a given peer that
+// does not answer: the webseeds are released for the index files (a wait
+// of their own, before the packages are looked up) and the package comes
+// from the binhost.
+func TestBinpkgFetchReleasesWebseedsWhenPeerDead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pkgdir, pkgs := samplePKGDIR(t)
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string][]byte{"Manifest": coll.Manifests[0],
+		"Packages": coll.Binpkgs[0].Packages, "Packages.digests": coll.Binpkgs[0].Digests}
+	maps.Copy(served, pkgs)
+	m := newCountingMirror(t, func(p string) ([]byte, bool) {
+		b, ok := served[strings.TrimPrefix(p, "/binpkgs/")]
+		return b, ok
+	})
+	coll.Torrents[0].UrlList = []string{m.url}
+	leech, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	want := "acct-user/adm/adm-0-r2-1.xpak"
+	res, err := FetchBinpkgs(ctx, BinpkgFetchOptions{
+		Store: leech, Peers: []string{closedAddr(t)}, Client: loopback(),
+		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+		BinpkgRequest: BinpkgRequest{Collections: []*collection.Collection{coll}, TrustCollection: true, Wants: []string{want}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Err != nil || !bytes.Equal(readTestFile(t, res[0].Path), pkgs[want]) {
+		t.Fatalf("results %+v, want %s placed", res, want)
+	}
+	if !strings.Contains(logs.String(), "webseeds released: no peer connected for") || m.sent.Load() == 0 {
+		t.Fatalf("the binhost sent %d bytes; log:\n%s", m.sent.Load(), logs.String())
 	}
 }
