@@ -36,6 +36,10 @@ func TestWebseedOnly(t *testing.T) {
 		t.Errorf("fetch printed %d paths, want %d:\n%s", got, len(files), r.Stdout)
 	}
 	CheckPlaced(t, store, files)
+	// The summary says where the data came from: all of it from the mirror.
+	if m := receivedLine.FindStringSubmatch(r.Stderr); m == nil || m[2] != "0 B" || !strings.Contains(m[3], "from webseeds") {
+		t.Errorf("want a \"received …: 0 B from peers, … from webseeds\" line, got:\n%s", r.Stderr)
+	}
 	if _, probs := NewStoreChecker(store, files).Check(); len(probs) > 0 {
 		t.Errorf("store: %s", strings.Join(probs, "\n"))
 	}

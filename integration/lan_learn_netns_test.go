@@ -126,12 +126,7 @@ func TestLANLearnsCollection(t *testing.T) {
 // learned from the LAN, and why not).
 func startLearningDaemon(t *testing.T, ns, ip, store string) *Proc {
 	t.Helper()
-	if err := os.MkdirAll(store, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"daemon", "--store", store, "--gateway", "off", "--listen", ip + ":6881", "--offline", "--log-level", "info"}
-	p, _ := startCmd(t, time.Minute, daemonReady, inNetns(ns, args...), args)
-	return p
+	return startDaemonOnLAN(t, ns, ip, store, "--log-level", "info")
 }
 
 // checkLearnedApart: the learned torrent is in STORE/collections/lan, not

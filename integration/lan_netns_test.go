@@ -145,13 +145,13 @@ func startLTOnLAN(t *testing.T, ns, ip string, timeout time.Duration, mode strin
 }
 
 // startDaemonOnLAN starts a daemon on store in namespace ns, listening on
-// ip:6881, offline, with LAN discovery (the default).
-func startDaemonOnLAN(t *testing.T, ns, ip, store string) *Proc {
+// ip:6881, offline, with LAN discovery (the default), and any extra flags.
+func startDaemonOnLAN(t *testing.T, ns, ip, store string, extra ...string) *Proc {
 	t.Helper()
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"daemon", "--store", store, "--gateway", "off", "--listen", ip + ":6881", "--offline"}
+	args := append([]string{"daemon", "--store", store, "--gateway", "off", "--listen", ip + ":6881", "--offline"}, extra...)
 	p, _ := startCmd(t, time.Minute, daemonReady, inNetns(ns, args...), args)
 	return p
 }

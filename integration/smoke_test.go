@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,18 @@ func TestSeedFetchSmoke(t *testing.T) {
 		t.Errorf("fetch printed %d paths, want %d", got, len(files))
 	}
 	CheckPlaced(t, store, files)
+	// The summary says where the data came from: all of it from the peer.
+	if m := receivedLine.FindStringSubmatch(r.Stderr); m == nil || m[2] == "0 B" || m[3] != "" {
+		t.Errorf("want a \"received …: … from peers\" line and no other source, got:\n%s", r.Stderr)
+	} else {
+		t.Log(m[0])
+	}
 }
+
+// receivedLine is fetch's summary of where the data came from:
+// "received 1.2 MiB: 1.1 MiB from peers, 100 KiB from webseeds"; groups:
+// the total, the bytes from peers, and the other sources.
+var receivedLine = regexp.MustCompile(`(?m)^received ([^:]+): (.+?) from peers(.*)$`)
 
 // TestFetchByMagnet: the leecher has only the magnet link; the info dict
 // comes from the seeder (BEP 9), then the files are fetched and verified.

@@ -38,6 +38,9 @@ type FetchOptions struct {
 	// OnLockWait, if set, is called once if another process holds the
 	// store and the fetch waits for it.
 	OnLockWait func()
+	// OnReceived, if set, is called once when a fetch that opened a node
+	// ends, with where the piece data came from (peers or webseeds).
+	OnReceived func(ByteCounters)
 	Logger     *slog.Logger
 }
 
@@ -78,6 +81,7 @@ func Fetch(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		return nil, err
 	}
 	defer n.Close()
+	defer n.reportReceived(o.OnReceived)
 	return n.fetchPrepared(ctx, req, wants, pending)
 }
 

@@ -88,5 +88,6 @@ func fetchKnownOnce(ctx context.Context, o FetchOptions) ([]FileResult, error) {
 		return nil, err
 	}
 	defer n.Close()
+	defer n.reportReceived(o.OnReceived)
 	return n.FetchKnown(ctx, FetchRequest{Authority: o.Authority, TrustCollection: o.TrustCollection, Names: o.Names, OnProgress: o.OnProgress})
 }

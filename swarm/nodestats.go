@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/anacrolix/torrent"
+
 	"github.com/distswarm/distswarm/storage"
 )
 
@@ -143,6 +145,41 @@ func (n *Node) Status() NodeStatus {
 	return st
 }
 
+// reportReceived calls report, if set, with the piece data the node's
+// torrents received from peers and from webseeds, and what it fetched over
+// plain HTTP.
+func (n *Node) reportReceived(report func(ByteCounters)) {
+	if report == nil {
+		return
+	}
+	var c ByteCounters
+	for _, nt := range n.reg.all() {
+		from := torrentCounters(nt.t)
+		c.FromPeers += from.FromPeers
+		c.FromWebseeds += from.FromWebseeds
+		c.Uploaded += from.Uploaded
+	}
+	n.stats.mu.Lock()
+	c.FromHTTP = n.stats.fromHTTP
+	n.stats.mu.Unlock()
+	report(c)
+}
+
+// torrentCounters splits what t received between peers and webseeds.
+func torrentCounters(t *torrent.Torrent) ByteCounters {
+	stats := t.Stats()
+	var web int64
+	for _, ws := range t.WebseedPeerConns() {
+		ps := ws.Stats()
+		web += ps.BytesReadData.Int64()
+	}
+	return ByteCounters{
+		FromWebseeds: web,
+		FromPeers:    max(stats.BytesReadData.Int64()-web, 0),
+		Uploaded:     stats.BytesWrittenData.Int64(),
+	}
+}
+
 func (n *Node) collectionStatus(nt *nodeTorrent) CollectionStatus {
 	cs := CollectionStatus{Name: nt.info.BestName(), InfoHash: nt.ih.HexString(), Files: len(nt.files), Seeding: nt.isSeeding()}
 	files := nt.t.Files()
@@ -157,16 +194,8 @@ func (n *Node) collectionStatus(nt *nodeTorrent) CollectionStatus {
 			cs.BytesHere += l
 		}
 	}
-	stats := nt.t.Stats()
-	cs.Peers = stats.ActivePeers
-	var web int64
-	for _, ws := range nt.t.WebseedPeerConns() {
-		ps := ws.Stats()
-		web += ps.BytesReadData.Int64()
-	}
-	cs.Counters.FromWebseeds = web
-	cs.Counters.FromPeers = max(stats.BytesReadData.Int64()-web, 0)
-	cs.Counters.Uploaded = stats.BytesWrittenData.Int64()
+	cs.Peers = nt.t.Stats().ActivePeers
+	cs.Counters = torrentCounters(nt.t)
 	return cs
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -256,6 +258,7 @@ func fetchNamed(ctx context.Context, c *cli.Context, store *swarm.Store, req swa
 		Store: store, Collections: req.Collections, Authority: req.Authority, TrustCollection: req.TrustCollection,
 		Names: req.Names, All: req.All, Peers: c.StringSlice("peer"), Client: clientOptions(c),
 		Logger: logger(c), OnProgress: req.OnProgress, OnLockWait: lockWaitNote(c, store),
+		OnReceived: func(b swarm.ByteCounters) { reportSources(c.App.ErrWriter, b) },
 	})
 	if prog != nil {
 		prog.finish()
@@ -283,6 +286,23 @@ func fetchViaDaemon(ctx context.Context, cl *control.Client, req swarm.FetchRequ
 		}
 	}
 	return out, nil
+}
+
+// reportSources says where a fetch's data came from, when it received any:
+// "received 64 MiB: 60 MiB from peers, 4.0 MiB from webseeds".
+func reportSources(w io.Writer, b swarm.ByteCounters) {
+	total := b.FromPeers + b.FromWebseeds + b.FromHTTP
+	if total == 0 {
+		return
+	}
+	parts := []string{humanize.IBytes(uint64(b.FromPeers)) + " from peers"}
+	if b.FromWebseeds > 0 {
+		parts = append(parts, humanize.IBytes(uint64(b.FromWebseeds))+" from webseeds")
+	}
+	if b.FromHTTP > 0 {
+		parts = append(parts, humanize.IBytes(uint64(b.FromHTTP))+" over HTTP")
+	}
+	fmt.Fprintf(w, "received %s: %s\n", humanize.IBytes(uint64(total)), strings.Join(parts, ", "))
 }
 
 // lockWaitNote says why a command waits for the store.
