@@ -135,12 +135,16 @@ func (c *webseedCase) total() int64 {
 // fetch takes everything from the peer and nothing from the webseed. Zero,
 // not "little": the webseeds are released only after webseedGrace without
 // useful data from a connected peer, and a seeder on loopback sends its
-// first piece well within it.
+// first piece well within it. The seeder sends 1 MiB/s, so that the fetch
+// lasts past the library's first webseed round (it plans webseed requests
+// every 5 s): webseeds added with the torrent took 39% of the data here.
 func TestFetchPrefersPeersOverWebseed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	c := newWebseedCase(t, []int{1000, 300000, 1<<20 + 17, 2 << 20})
-	port := startSeeder(t, ctx, c.coll, c.src)
+	c := newWebseedCase(t, []int{1000, 300000, 3<<20 + 17, 4 << 20})
+	client := loopback()
+	client.UploadRate = 1 << 20
+	port := startSeederWith(t, ctx, c.coll, c.src, client)
 	logs := c.fetch(t, ctx, []string{fmt.Sprintf("127.0.0.1:%d", port)}, nil)
 	if sent := c.mirror.sent.Load(); sent != 0 {
 		t.Errorf("the webseed sent %d bytes while the peer had every file", sent)
