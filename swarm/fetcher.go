@@ -146,6 +146,7 @@ func (r *fetchRun) run(ctx context.Context) error {
 		case now := <-tick.C:
 			r.progress()
 			r.reportBans()
+			r.releaseWebseeds(now)
 			r.stallCheck(now)
 			r.redialGiven(now)
 		case <-q.signal:

@@ -47,7 +47,7 @@ func (s *Store) RememberLearned(mi *metainfo.MetaInfo) error {
 		return fmt.Errorf("remember LAN collection %s: %w", ih.HexString(), err)
 	}
 	var buf bytes.Buffer
-	if err := withoutTrackers(mi).Write(&buf); err != nil {
+	if err := withoutSources(mi).Write(&buf); err != nil {
 		return fmt.Errorf("remember LAN collection %s: %w", ih.HexString(), err)
 	}
 	if err := layout.WriteFileAtomic(p, buf.Bytes()); err != nil {

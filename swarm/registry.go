@@ -64,6 +64,7 @@ type nodeTorrent struct {
 	trackersAdded bool
 	seeding       bool
 	progress      progressMark // for recycleIfStuck
+	webseeds      webseedHold  // held back while peers deliver (webseedhold.go)
 }
 
 func newRegistry(cl *torrent.Client, st *storage.Store, store *Store, peers []torrent.PeerInfo, logger *slog.Logger, onWriteErr func(metainfo.Hash, error)) *registry {
@@ -109,7 +110,7 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 			r.log.Warn("remember collection", "infohash", ih.HexString(), "err", err)
 		}
 	}
-	t, err := addTorrent(r.cl, withoutTrackers(mi))
+	t, err := addTorrent(r.cl, withoutSources(mi))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,8 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 		r.onInfo(ih, t.Info())
 	}
 	r.st.Attach(t)
-	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: r.trackersOf(mi), onWriteErr: r.onWriteErr}
+	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: r.trackersOf(mi), onWriteErr: r.onWriteErr,
+		webseeds: webseedHold{urls: mi.UrlList}}
 	nt.files, nt.mfIdx = distfilesOf(nt.info), manifestIndex(nt.info)
 	nt.watchWrites()
 	if len(r.peers) > 0 {
@@ -268,11 +270,14 @@ func manifestIndex(info *metainfo.Info) int {
 	return -1
 }
 
-// withoutTrackers returns a shallow copy of mi without announce URLs (the
-// infohash does not cover them).
-func withoutTrackers(mi *metainfo.MetaInfo) *metainfo.MetaInfo {
+// withoutSources returns a shallow copy of mi without announce URLs and
+// webseeds (the infohash covers neither): the torrent announces once
+// announce runs, and gets its webseeds once peers fail to deliver
+// (webseedhold.go).
+func withoutSources(mi *metainfo.MetaInfo) *metainfo.MetaInfo {
 	c := *mi
 	c.Announce = ""
 	c.AnnounceList = nil
+	c.UrlList = nil
 	return &c
 }

@@ -205,10 +205,14 @@ func redialMissing(t *torrent.Torrent, peers []torrent.PeerInfo) {
 // them whose IP address the client banned.
 func (nt *nodeTorrent) stallReason(given int, banned []string) string {
 	s := nt.t.Stats()
-	webseeds := len(nt.mi.UrlList)
+	webseeds, held := len(nt.mi.UrlList), nt.webseedsHeld()
 	bad, good := s.PiecesDirtiedBad.Int64(), s.PiecesDirtiedGood.Int64()
-	counts := fmt.Sprintf("%d peers connected (%d seeders), %d known, %d connecting; %d webseeds; pieces verified %d, failed %d",
-		s.ActivePeers, s.ConnectedSeeders, s.TotalPeers, s.HalfOpenPeers, webseeds, good, bad)
+	ws := fmt.Sprintf("%d webseeds", webseeds)
+	if held > 0 {
+		ws += " (held back while peers deliver)"
+	}
+	counts := fmt.Sprintf("%d peers connected (%d seeders), %d known, %d connecting; %s; pieces verified %d, failed %d",
+		s.ActivePeers, s.ConnectedSeeders, s.TotalPeers, s.HalfOpenPeers, ws, good, bad)
 	switch {
 	case s.ActivePeers == 0 && len(banned) > 0:
 		why := "a peer there sent bad data"
@@ -223,9 +227,9 @@ func (nt *nodeTorrent) stallReason(given int, banned []string) string {
 		return "pieces fail their hash check: a peer sends bad data, or the .torrent is damaged (" + counts + ")"
 	case s.ActivePeers == 0 && given > 0:
 		return fmt.Sprintf("no peer connected: none of the %d given answers (%s)", given, counts)
-	case s.ActivePeers == 0 && s.TotalPeers == 0 && webseeds == 0:
+	case s.ActivePeers == 0 && s.TotalPeers == 0 && webseeds == held:
 		return "no peer known and no webseed: give --peer, a tracker or the DHT (" + counts + ")"
-	case s.ActivePeers == 0 && webseeds > 0:
+	case s.ActivePeers == 0 && webseeds > held:
 		return "no peer connected and the webseeds send nothing (" + counts + ")"
 	case s.ActivePeers == 0:
 		return "no peer connected: the known peers do not answer (" + counts + ")"
