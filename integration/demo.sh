@@ -49,7 +49,7 @@ echo "== 5. leecher: fetch the 12 files from the seeder, verify, place"
 names=$(awk '{print $2}' "$work/Manifest")
 "$bin" fetch --store "$work/leech-store" --torrent "$work/demo.torrent" --offline \
   --listen 127.0.0.1:0 --peer "127.0.0.1:$port" --manifest "$work/Manifest" --timeout 60s $names 2>&1 \
-  | sed "s#$work/##; s/^/   placed /"
+  | sed "s#$work/##; s#^leech-store/#placed leech-store/#; s/^/   /"
 
 echo "== 6. the leecher's store is a GLEP 75 mirror (GENTOO_MIRRORS=$work/leech-store/distfiles)"
 cat "$work/leech-store/distfiles/layout.conf" | sed 's/^/   /'
