@@ -73,7 +73,7 @@ func collectionInfoCommand() *cli.Command {
 		UsageText: "distswarm collection info [--store S] [--json] INFOHASH|FILE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", EnvVars: []string{"DISTSWARM_STORE"}},
-			&cli.BoolFlag{Name: "json", Usage: "a JSON object for scripts"},
+			&cli.BoolFlag{Name: "json", Usage: "JSON for scripts: an object for an INFOHASH, an array (an object per torrent) for a FILE"},
 		},
 		Action: runCollectionInfo,
 	}
