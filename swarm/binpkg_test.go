@@ -54,6 +54,17 @@ func samplePKGDIR(t *testing.T) (string, map[string][]byte) {
 	return dir, pkgs
 }
 
+// sampleBinpkgCollection is samplePKGDIR published as a binpkg collection.
+func sampleBinpkgCollection(t *testing.T, ctx context.Context) (string, map[string][]byte, *collection.Collection) {
+	t.Helper()
+	pkgdir, pkgs := samplePKGDIR(t)
+	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgdir, pkgs, coll
+}
+
 func readTestFile(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -164,11 +175,7 @@ func checkStoreIndex(t *testing.T, st *Store, paths []string) {
 func TestBinpkgFetchRejectsForgedPackage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	pkgdir, pkgs := samplePKGDIR(t)
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pkgs, coll := sampleBinpkgCollection(t, ctx)
 	bf := coll.Binpkgs[0]
 	forged := bytes.Clone(pkgs["acct-group/adm/adm-0-r2-1.xpak"])
 	forged[100] ^= 0xff
@@ -310,11 +317,7 @@ func startRawSeeder(t *testing.T, mi *metainfo.MetaInfo, files []rawFile, host s
 func TestBinpkgFetchCorruptPeerNextToHonest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	pkgdir, pkgs := samplePKGDIR(t)
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgdir, pkgs, coll := sampleBinpkgCollection(t, ctx)
 	info, err := coll.Torrents[0].UnmarshalInfo()
 	if err != nil {
 		t.Fatal(err)

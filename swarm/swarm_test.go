@@ -39,6 +39,21 @@ func corpus(t *testing.T, dir string, sizes []int) map[string][]byte {
 
 // authorityFor returns an Authority that knows the named files, through a
 // Manifest of their DIST lines (digests computed here, independently).
+// checkFetched fails t for every result that is an error or whose placed
+// file does not hold files[name].
+func checkFetched(t *testing.T, res []FileResult, files map[string][]byte) {
+	t.Helper()
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Name, r.Err)
+			continue
+		}
+		if got, err := os.ReadFile(r.Path); err != nil || !bytes.Equal(got, files[r.Name]) {
+			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
+		}
+	}
+}
+
 func authorityFor(t *testing.T, files map[string][]byte, names ...string) *Authority {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "Manifest")
@@ -154,16 +169,9 @@ func TestSeedAndFetchInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkFetched(t, res, files)
 	for _, r := range res {
-		if r.Err != nil {
-			t.Errorf("%s: %v", r.Name, r.Err)
-			continue
-		}
-		got, err := os.ReadFile(r.Path)
-		if err != nil || !bytes.Equal(got, files[r.Name]) {
-			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
-		}
-		if r.Path != leechStore.DistfilePath(r.Name) {
+		if r.Err == nil && r.Path != leechStore.DistfilePath(r.Name) {
 			t.Errorf("%s placed at %s, want %s", r.Name, r.Path, leechStore.DistfilePath(r.Name))
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -96,27 +95,13 @@ func (c *webseedCase) fetch(t *testing.T, ctx context.Context, peers []string, o
 		t.Fatal(err)
 	}
 	defer n.Close()
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range c.files {
-			if !yield(name) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(c.files))
 	res, err := n.Fetch(ctx, FetchRequest{Collections: []*collection.Collection{c.coll},
 		Authority: authorityFor(t, c.files, names...), Names: names, OnProgress: onProgress})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range res {
-		if r.Err != nil {
-			t.Errorf("%s: %v", r.Name, r.Err)
-			continue
-		}
-		if got, err := os.ReadFile(r.Path); err != nil || !bytes.Equal(got, c.files[r.Name]) {
-			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
-		}
-	}
+	checkFetched(t, res, c.files)
 	if p := c.mirror.pads.Load(); p > 0 {
 		t.Errorf("%d pad file requests reached the mirror", p)
 	}
@@ -154,34 +139,34 @@ func TestFetchPrefersPeersOverWebseed(t *testing.T) {
 	}
 }
 
-// The only given peer does not answer: the webseeds are released after
-// the grace period and the fetch completes from them.
-func TestFetchReleasesWebseedsWhenPeerDead(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	c := newWebseedCase(t, []int{1000, 300000, 1<<20 + 17})
-	logs := c.fetch(t, ctx, []string{closedAddr(t)}, nil)
-	if sent := c.mirror.sent.Load(); sent < c.total() {
-		t.Errorf("the webseed sent %d bytes, want the whole %d", sent, c.total())
-	}
-	if !strings.Contains(logs, "webseeds released: no peer connected for") {
-		t.Errorf("no log of the webseeds' release for a dead peer:\n%s", logs)
-	}
-}
-
-// No peer source at all (no given peer, no tracker, DHT or LAN
-// discovery): the webseeds are released at once, as before they were
-// held back.
-func TestFetchReleasesWebseedsWithoutPeerSource(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	c := newWebseedCase(t, []int{1000, 300000})
-	logs := c.fetch(t, ctx, nil, nil)
-	if sent := c.mirror.sent.Load(); sent < c.total() {
-		t.Errorf("the webseed sent %d bytes, want the whole %d", sent, c.total())
-	}
-	if !strings.Contains(logs, "webseeds released: no peer source") {
-		t.Errorf("no log of the webseeds' release without a peer source:\n%s", logs)
+// The webseeds are released and the fetch completes from them: after the
+// grace period when the only given peer does not answer, at once when
+// there is no peer source at all (no given peer, no tracker, DHT or LAN
+// discovery).
+func TestFetchReleasesWebseeds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		peers func(t *testing.T) []string
+		log   string
+	}{
+		{"WhenPeerDead", []int{1000, 300000, 1<<20 + 17},
+			func(t *testing.T) []string { return []string{closedAddr(t)} }, "webseeds released: no peer connected for"},
+		{"WithoutPeerSource", []int{1000, 300000},
+			func(*testing.T) []string { return nil }, "webseeds released: no peer source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			c := newWebseedCase(t, tc.sizes)
+			logs := c.fetch(t, ctx, tc.peers(t), nil)
+			if sent := c.mirror.sent.Load(); sent < c.total() {
+				t.Errorf("the webseed sent %d bytes, want the whole %d", sent, c.total())
+			}
+			if !strings.Contains(logs, tc.log) {
+				t.Errorf("no log %q of the webseeds' release:\n%s", tc.log, logs)
+			}
+		})
 	}
 }
 
@@ -300,11 +285,7 @@ func TestStallReportSaysWebseedsHeld(t *testing.T) {
 func TestBinpkgFetchReleasesWebseedsWhenPeerDead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	pkgdir, pkgs := samplePKGDIR(t)
-	coll, err := collection.CreateBinpkg(ctx, collection.CreateOptions{From: pkgdir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pkgs, coll := sampleBinpkgCollection(t, ctx)
 	served := map[string][]byte{"Manifest": coll.Manifests[0],
 		"Packages": coll.Binpkgs[0].Packages, "Packages.digests": coll.Binpkgs[0].Digests}
 	maps.Copy(served, pkgs)
