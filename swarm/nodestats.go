@@ -119,9 +119,7 @@ func (n *Node) Status() NodeStatus {
 		cs := n.collectionStatus(nt)
 		st.Collections = append(st.Collections, cs)
 		st.Peers += cs.Peers
-		st.Totals.FromPeers += cs.Counters.FromPeers
-		st.Totals.FromWebseeds += cs.Counters.FromWebseeds
-		st.Totals.Uploaded += cs.Counters.Uploaded
+		st.Totals.addSwarm(cs.Counters)
 	}
 	sort.Slice(st.Collections, func(i, j int) bool {
 		a, b := st.Collections[i], st.Collections[j]
@@ -154,15 +152,20 @@ func (n *Node) reportReceived(report func(ByteCounters)) {
 	}
 	var c ByteCounters
 	for _, nt := range n.reg.all() {
-		from := torrentCounters(nt.t)
-		c.FromPeers += from.FromPeers
-		c.FromWebseeds += from.FromWebseeds
-		c.Uploaded += from.Uploaded
+		c.addSwarm(torrentCounters(nt.t))
 	}
 	n.stats.mu.Lock()
 	c.FromHTTP = n.stats.fromHTTP
 	n.stats.mu.Unlock()
 	report(c)
+}
+
+// addSwarm adds a torrent's counters (peers, webseeds, uploaded) to b; the
+// HTTP counters are the node's, not a torrent's.
+func (b *ByteCounters) addSwarm(t ByteCounters) {
+	b.FromPeers += t.FromPeers
+	b.FromWebseeds += t.FromWebseeds
+	b.Uploaded += t.Uploaded
 }
 
 // torrentCounters splits what t received between peers and webseeds.

@@ -86,8 +86,11 @@ func runCollectionInfo(c *cli.Context) error {
 	store, err := openExistingStoreFlag(c)
 	arg := c.Args().First()
 	if st, serr := os.Stat(arg); serr == nil && st.Mode().IsRegular() {
-		if err != nil {
+		switch {
+		case errors.Is(err, swarm.ErrNoStore):
 			store = nil // a file is described without a store, with no counts of files held
+		case err != nil:
+			return failedErr("collection info: %v", err)
 		}
 		return describeCollectionFile(c, store, arg)
 	}

@@ -78,6 +78,10 @@ func TestCollectionListAndInfo(t *testing.T) {
 		!strings.Contains(r.stdout, "3 (no store to count them in)") {
 		t.Errorf("info of the .torrent without a store: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A store that cannot be opened is an error, not a description without one.
+	if r := runCLI(t, "", "collection", "info", "--store", torrent, torrent); r.code != 1 || !strings.Contains(r.stderr, "not a directory") {
+		t.Errorf("info with a --store that is a file: exit %d %q, want 1", r.code, r.stderr)
+	}
 	junk := filepath.Join(dir, "junk.torrent")
 	if err := os.WriteFile(junk, []byte("d4:infoi3ee"), 0o644); err != nil {
 		t.Fatal(err)
