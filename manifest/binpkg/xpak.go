@@ -36,7 +36,9 @@ type XPAKFile struct {
 // STOP, and infosize bytes before them must start with XPAKPACK. The blob
 // is bounded by MaxMetadataSize.
 func ReadXPAK(r io.ReaderAt, size int64) (*XPAKFile, error) {
-	if size < trailerSize+minXPAK {
+	// The trailer's XPAKSTOP is the blob's last 8 bytes: the smallest
+	// package is an empty blob plus infosize and STOP (and no tar at all).
+	if size < minXPAK+8 {
 		return nil, fmt.Errorf("read xpak: %d bytes is too short: %w", size, ErrNotXPAK)
 	}
 	var tr [trailerSize]byte
