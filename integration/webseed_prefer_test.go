@@ -31,6 +31,11 @@ func TestDaemonPrefersPeerOverWebseed(t *testing.T) {
 	if r := Run(t, time.Minute, "seed", "--store", origin.Store, "--from", src, torrent); r.Code != 0 {
 		t.Fatalf("seed through the origin daemon: %d %s", r.Code, r.Stderr)
 	}
+	// The origin must seed every file before the fetch starts: a peer that
+	// is still checking its files delivers nothing, and the fetch then
+	// rightly releases the webseeds after the grace period (seen with the
+	// -race binaries in CI).
+	waitSeedingAll(t, origin, len(files))
 	store := filepath.Join(dir, "store")
 	d := StartDaemon(t, store, "--peer", fmt.Sprintf("127.0.0.1:%d", origin.Port))
 	args := FetchArgs(store, "--torrent", torrent, "--manifest", WriteManifest(t, dir, files), "--timeout", "90s")
@@ -44,5 +49,23 @@ func TestDaemonPrefersPeerOverWebseed(t *testing.T) {
 	}
 	if strings.Contains(d.Stderr(), "webseeds released") {
 		t.Errorf("the daemon released the webseeds although the peer delivered:\n%s", d.Stderr())
+	}
+}
+
+// waitSeedingAll waits, up to 2 minutes, until d seeds a collection with
+// all of its files (files of them) in its store.
+func waitSeedingAll(t *testing.T, d *Daemon, files int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		for _, c := range d.Status(t).Collections {
+			if c.Seeding && c.Files == files && c.FilesHere == files {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the origin daemon does not seed all %d files after 2 min: %+v", files, d.Status(t).Collections)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
