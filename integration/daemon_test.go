@@ -124,7 +124,7 @@ func TestDaemonGateway(t *testing.T) {
 			break
 		}
 		if code != 404 || time.Now().After(deadline) {
-			t.Fatalf("GET %s: %d %s", f.Name, code, body)
+			t.Fatalf("GET %s: %d %s\ndaemon log:\n%s", f.Name, code, body, gw.Stderr())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
