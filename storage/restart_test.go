@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -143,7 +144,13 @@ func crashChild(t *testing.T) {
 	files := testFiles(testPieceLen)
 	_, mi := buildInfo(t, "distfiles", files, testPieceLen)
 	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: newDigestVerifier(files)})
-	cl := newClient(t, st, t.TempDir(), func(c *torrent.ClientConfig) {
+	// Not t.TempDir: the child is killed and would leave it in /tmp. Beside
+	// dir it is inside the parent's temporary directory, removed with it.
+	clientDir := filepath.Join(filepath.Dir(dir), "crash-child-client")
+	if err := os.MkdirAll(clientDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, st, clientDir, func(c *torrent.ClientConfig) {
 		c.DownloadRateLimiter = rate.NewLimiter(150<<10, 16<<10)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
