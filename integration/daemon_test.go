@@ -106,7 +106,7 @@ func TestDaemonGateway(t *testing.T) {
 	WriteGLEP75Tree(t, filepath.Join(dir, "up"), extra)
 	up := ServeDir(t, filepath.Join(dir, "up"))
 	manifest := WriteManifest(t, dir, extra)
-	s := newDaemonSetup(t, []int{5000, 600000}, "--upstream", up.URL, "--manifest", manifest)
+	s := newDaemonSetup(t, []int{5000, 600000}, "--upstream", up.URL, "--manifest", manifest, "--log-level", "debug")
 	gw := s.daemon
 
 	if code, body := Get(t, gw.Gateway+"/distfiles/layout.conf", 10*time.Second); code != 200 || !strings.Contains(string(body), "filename-hash BLAKE2B 8") {

@@ -243,7 +243,7 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		case now := <-tick.C:
 			n.tendWebseeds(nt, now, true)
 			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
-				nt.tend(now, n.reg.peers)
+				nt.tend(now, n.reg.peers, n.log)
 				lastRedial = now
 			}
 		}

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -111,21 +112,29 @@ func (r *fetchRun) redialGiven(now time.Time) {
 			continue
 		}
 		seen[nt] = true
-		nt.tend(now, r.n.reg.peers)
+		nt.tend(now, r.n.reg.peers, r.log)
 	}
 }
 
 // tend keeps a torrent that a request waits on going, every redialEvery:
 // it recycles stuck connections to the given peers, then dials the given
 // peers it is not connected to. Every wait on a torrent's data calls it.
-func (nt *nodeTorrent) tend(now time.Time, given []torrent.PeerInfo) {
-	nt.recycleIfStuck(now, given)
+func (nt *nodeTorrent) tend(now time.Time, given []torrent.PeerInfo, log *slog.Logger) {
+	if n := nt.recycleIfStuck(now, given); n > 0 {
+		log.Info("closed connections to given peers that delivered nothing; dialling them again",
+			"infohash", nt.ih.HexString(), "connections", n, "idle", stuckAfter)
+	}
 	redialMissing(nt.t, given)
 }
 
 // stuckAfter is how long a torrent waited on may receive no useful data
-// with peers connected before recycleIfStuck closes its connections.
-const stuckAfter = 15 * time.Second
+// with peers connected before recycleIfStuck closes its connections. With
+// tend every redialEvery (5 s), a connection that delivers nothing is
+// replaced at the second tend after the torrent went quiet, about 10 s in:
+// well inside the gateway's default swarm budget (20 s). At 15 s (the third
+// tend) the new connection had 5 s left, and a gateway miss under load once
+// ran out of budget with the seed connected and idle.
+const stuckAfter = 8 * time.Second
 
 // progressMark is when a torrent last received useful data.
 type progressMark struct {
@@ -141,9 +150,9 @@ type progressMark struct {
 // to it was banned: the index files of a binpkg collection waited 90 s on
 // an honest seed that was never asked; and in a 5,000-file fetch), and it
 // requests again only on a new event.
-func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) {
+func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) (closed int) {
 	if len(given) == 0 {
-		return
+		return 0
 	}
 	st := nt.t.Stats()
 	got := st.BytesReadUsefulData.Int64()
@@ -169,8 +178,10 @@ func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) {
 	for _, pc := range nt.t.PeerConns() {
 		if isGiven[pc.RemoteAddr.String()] {
 			pc.Close()
+			closed++
 		}
 	}
+	return closed
 }
 
 // redialMissing adds again the given peers the torrent has no connection
