@@ -73,7 +73,7 @@ func collectionInfoCommand() *cli.Command {
 		UsageText: "distswarm collection info [--store S] [--json] INFOHASH|FILE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "store", Usage: "store directory", EnvVars: []string{"DISTSWARM_STORE"}},
-			&cli.BoolFlag{Name: "json", Usage: "JSON for scripts: an object for an INFOHASH, an array (an object per torrent) for a FILE"},
+			&cli.BoolFlag{Name: "json", Usage: "JSON for scripts: an object for an INFOHASH, an array (an object per torrent) for a FILE, whose present is null when there is no store"},
 		},
 		Action: runCollectionInfo,
 	}
@@ -129,7 +129,7 @@ func describeCollectionFile(c *cli.Context, store *swarm.Store, path string) err
 		out = append(out, k)
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, out)
+		return writeJSON(c.App.Writer, describedJSON(out, store != nil))
 	}
 	for i, k := range out {
 		if i > 0 {
@@ -138,6 +138,24 @@ func describeCollectionFile(c *cli.Context, store *swarm.Store, path string) err
 		printCollectionInfo(c.App.Writer, k, store != nil)
 	}
 	return nil
+}
+
+// describedCollection is a described torrent in JSON: present is null, not
+// 0, when there was no store to count the files in.
+type describedCollection struct {
+	swarm.KnownCollection
+	Present *int `json:"present"`
+}
+
+func describedJSON(ks []swarm.KnownCollection, held bool) []describedCollection {
+	out := make([]describedCollection, len(ks))
+	for i := range ks {
+		out[i].KnownCollection = ks[i]
+		if held {
+			out[i].Present = &ks[i].Present
+		}
+	}
+	return out
 }
 
 // printCollectionInfo writes k as text; held says whether k.Present was

@@ -73,6 +73,17 @@ func TestCollectionListAndInfo(t *testing.T) {
 	var described []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &described); r.code != 0 || err != nil || len(described) != 1 || described[0]["infohash"] != ih {
 		t.Errorf("info --json of the .torrent: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	} else if p, ok := described[0]["present"].(float64); !ok || p != 0 {
+		t.Errorf("info --json of the .torrent with a store: present %v, want 0", described[0]["present"])
+	}
+	r = runCLI(t, "", "collection", "info", "--store", filepath.Join(dir, "nostore"), "--json", torrent)
+	described = nil
+	if err := json.Unmarshal([]byte(r.stdout), &described); r.code != 0 || err != nil || len(described) != 1 ||
+		described[0]["files"] != 3.0 || described[0]["present"] != nil {
+		t.Errorf("info --json without a store: exit %d, %v, want files 3 and present null\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if _, ok := described[0]["present"]; !ok {
+		t.Errorf("info --json without a store: no present key\n%s", r.stdout)
 	}
 	if r := runCLI(t, "", "collection", "info", "--store", filepath.Join(dir, "nostore"), torrent); r.code != 0 ||
 		!strings.Contains(r.stdout, "3 (no store to count them in)") {
