@@ -101,6 +101,11 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if o.SeedRequestCap > 0 {
 		newSeedCap(o.SeedRequestCap).install(cfg)
 	}
+	var balance *uploadBalance
+	if o.SeedRequestCap > 0 {
+		balance = &uploadBalance{}
+		balance.install(cfg)
+	}
 	installV2HashGuard(&cfg.Callbacks)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
 	cfg.NoDHT = !o.DHT
@@ -136,6 +141,9 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	cl, err := torrent.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start BitTorrent client on %s: %w", addr, err)
+	}
+	if balance != nil {
+		balance.start(cl)
 	}
 	return cl, nil
 }
