@@ -414,3 +414,26 @@ func checkBenignAccepted(t *testing.T, dir, via, tor, mf string, peer *HostilePe
 	checkPrinted(t, "control", store, r.Stdout, files)
 	checkStoreExactly(t, "control", store, files)
 }
+
+// TestIdleAfterRejectResumes: a seed that rejects the first request of
+// each connection (BEP 6) and then serves every block. anacrolix v1.61
+// adds no requests on a reject ("the peer will unchoke if it can take
+// more"); when that reject was the connection's only outstanding request,
+// the connection stays unchoked, interested and idle until some other
+// event. A recycled connection meets the same reject, so only a nudge to
+// the library's request update brings the fetch to an end.
+func TestIdleAfterRejectResumes(t *testing.T) {
+	s := newHostileSwarm(t, 33)
+	seed := StartHostilePeer(t, hostileHostA, s.infoBytes, s.blob, rejectFirst)
+	store, r, took := s.fetch(t, "reject-first", "60s", s.files, seed.Addr())
+	t.Logf("%s; fetch took %s", seed.Stats(), took.Round(time.Millisecond))
+	if r.Code != 0 {
+		t.Fatalf("fetch from a seed that rejected one request: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if seed.Rejected.Load() == 0 || seed.BlocksServed.Load() == 0 {
+		t.Errorf("the seed rejected %d and served %d blocks: the case proved nothing",
+			seed.Rejected.Load(), seed.BlocksServed.Load())
+	}
+	checkPrinted(t, "leecher", store, r.Stdout, s.files)
+	checkStoreExactly(t, "leecher", store, s.files)
+}

@@ -37,10 +37,14 @@ const (
 	// serveReject answers every request with a BEP 6 reject (a lying
 	// bitfield that refuses).
 	serveReject
+	// rejectFirst rejects the first request of each connection (BEP 6)
+	// and answers the rest with the true bytes: an honest seed that once
+	// had no room for a request.
+	rejectFirst
 )
 
 func (m hostileMode) String() string {
-	return [...]string{"correct", "wrong", "nothing", "reject"}[m]
+	return [...]string{"correct", "wrong", "nothing", "reject", "reject-first"}[m]
 }
 
 // metadataPieceSize is the BEP 9 metadata block size.
@@ -250,6 +254,7 @@ func (h *HostilePeer) serve(c net.Conn) error {
 	}
 
 	var remoteMetaID pp.ExtensionNumber
+	rejectedOne := false
 	d := pp.Decoder{
 		R:         br,
 		MaxLength: 1 << 20,
@@ -291,7 +296,11 @@ func (h *HostilePeer) serve(c net.Conn) error {
 			switch h.mode {
 			case serveNothing:
 				continue
-			case serveReject:
+			case serveReject, rejectFirst:
+				if h.mode == rejectFirst && rejectedOne {
+					break
+				}
+				rejectedOne = true
 				if fast {
 					h.Rejected.Add(1)
 					if err := send(pp.Message{Type: pp.Reject, Index: m.Index, Begin: m.Begin, Length: m.Length}); err != nil {

@@ -242,6 +242,7 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 			return binpkgSource{}, fmt.Errorf("collection %s: Packages and Packages.digests not fetched: %w", ih.HexString(), ctx.Err())
 		case now := <-tick.C:
 			n.tendWebseeds(nt, now, true)
+			nt.nudgeIfIdle(now)
 			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
 				nt.tend(now, n.reg.peers, n.log)
 				lastRedial = now

@@ -149,6 +149,7 @@ func (r *fetchRun) run(ctx context.Context) error {
 			r.releaseWebseeds(now)
 			r.stallCheck(now)
 			r.redialGiven(now)
+			r.nudgeIdle(now)
 		case <-q.signal:
 			for _, ev := range q.drain() {
 				if err := r.handle(ctx, ev); err != nil {

@@ -64,6 +64,7 @@ type nodeTorrent struct {
 	trackersAdded bool
 	seeding       bool
 	progress      progressMark // for recycleIfStuck
+	idle          progressMark // for nudgeIfIdle
 	webseeds      webseedHold  // held back while peers deliver (webseedhold.go)
 }
 

@@ -99,21 +99,39 @@ func (r *fetchRun) redialGiven(now time.Time) {
 		return
 	}
 	r.lastRedial = now
-	seen := map[*nodeTorrent]bool{}
-	waiting := make([]*nodeTorrent, 0, len(r.trustWait)+1)
-	for _, nt := range r.trustWait {
-		waiting = append(waiting, nt)
-	}
-	for key := range r.waiting {
-		waiting = append(waiting, r.added[key.ih])
-	}
-	for _, nt := range waiting {
-		if nt == nil || seen[nt] {
-			continue
-		}
-		seen[nt] = true
+	for _, nt := range r.waitedTorrents() {
 		nt.tend(now, r.n.reg.peers, r.log)
 	}
+}
+
+// nudgeIdle nudges each torrent the request waits on that has peers
+// connected and received nothing for nudgeAfter (see nudge.go).
+func (r *fetchRun) nudgeIdle(now time.Time) {
+	for _, nt := range r.waitedTorrents() {
+		if nt.nudgeIfIdle(now) {
+			r.log.Debug("nothing received for "+nudgeAfter.String()+" with peers connected: asked the library to request again",
+				"infohash", nt.ih.HexString())
+		}
+	}
+}
+
+// waitedTorrents is every torrent the request waits on, once each.
+func (r *fetchRun) waitedTorrents() []*nodeTorrent {
+	seen := map[*nodeTorrent]bool{}
+	var out []*nodeTorrent
+	add := func(nt *nodeTorrent) {
+		if nt != nil && !seen[nt] {
+			seen[nt] = true
+			out = append(out, nt)
+		}
+	}
+	for _, nt := range r.trustWait {
+		add(nt)
+	}
+	for key := range r.waiting {
+		add(r.added[key.ih])
+	}
+	return out
 }
 
 // tend keeps a torrent that a request waits on going, every redialEvery:

@@ -43,6 +43,22 @@ func (g *writeGuard) resume(t *torrent.Torrent) {
 	}
 }
 
+// nudge makes the library update the requests of every connection of t,
+// unless a write error stopped t's downloading: it disallows and allows t's
+// downloading again, which asks every connection to update its requests
+// (Torrent.AllowDataDownload). Requests still outstanding are cancelled
+// and asked again. It reports whether it nudged.
+func (g *writeGuard) nudge(t *torrent.Torrent) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	t.DisallowDataDownload()
+	t.AllowDataDownload()
+	return true
+}
+
 // watchWriteErrors reports t's first write error to onErr (see writeGuard).
 func watchWriteErrors(t *torrent.Torrent, onErr func(error)) {
 	(&writeGuard{}).watch(t, onErr)

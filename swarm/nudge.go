@@ -1,0 +1,45 @@
+package swarm
+
+import "time"
+
+// nudgeAfter is how long a torrent that a request waits on may receive
+// nothing at all (not a byte, counted as it comes off the sockets), with
+// peers connected, before nudgeIfIdle makes the library reconsider its
+// requests. Counting every byte rather than whole blocks keeps a slow link
+// that trickles a block in over several seconds from being nudged: a nudge
+// cancels and asks again what is outstanding.
+//
+// anacrolix v1.61 decides what to request on a connection only when an
+// event asks it to (a block arrived, a HAVE, an unchoke, a priority
+// change), and a few events end with nothing requested: after a BEP 6
+// reject it adds no request ("the peer will unchoke if it can take
+// more"), so a reject of a connection's only outstanding request leaves
+// it unchoked, interested and idle until something else happens. Seen in
+// P1 (one seeder, one leecher, 1 GiB): in 3 of 26 runs the fetch sat idle
+// for 15–20 s with nothing requested on either side, until recycleIfStuck
+// closed the connection; a connection recycled to a peer that rejects again
+// stays idle again. A nudge (writeGuard.nudge) makes every connection of
+// the torrent update its requests; a closed connection would cost its
+// handshake and the library's state of the peer.
+const nudgeAfter = 2 * time.Second
+
+// nudgeIfIdle nudges the torrent when it has had peers connected and
+// received nothing for nudgeAfter, at most once every nudgeAfter. Called
+// on a request's tick; it reports whether it nudged.
+func (nt *nodeTorrent) nudgeIfIdle(now time.Time) bool {
+	st := nt.t.Stats()
+	got := st.BytesRead.Int64()
+	nt.mu.Lock()
+	m := &nt.idle
+	if m.at.IsZero() || got != m.bytes || st.ActivePeers == 0 {
+		m.bytes, m.at = got, now
+		nt.mu.Unlock()
+		return false
+	}
+	due := now.Sub(m.at) >= nudgeAfter
+	if due {
+		m.at = now
+	}
+	nt.mu.Unlock()
+	return due && nt.writes.nudge(nt.t)
+}
