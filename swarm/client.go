@@ -53,6 +53,26 @@ const (
 	dhtSendBurst = 50
 )
 
+// writerWakeEvery is the library's KeepAliveTimeout: how long a
+// connection's message writer may sit idle before it wakes by itself (and
+// sends a 4-byte keep-alive if the connection is still useful).
+//
+// It bounds a lost wake-up in anacrolix v1.61's writer. The writer fills its
+// buffer under the client lock (that is where it turns a pending request
+// update into requests), releases the lock, and only then takes the
+// condition it sleeps on (peerConnMsgWriter.run: fillWriteBuffer, then
+// writeCond.Signaled()). A request update asked for in that gap (a block
+// arrived and the connection had no requests left) broadcasts to nobody;
+// the update stays pending, and every later one is dropped because one is
+// pending (PeerConn.onNeedUpdateRequests). The connection then requests
+// nothing until the writer wakes for another reason, at the latest after
+// KeepAliveTimeout, a minute by default. Seen in P1 (one seeder, one
+// leecher, 1 GiB): in about one run in four both of the fetch's
+// connections sat unchoked, interested and with nothing requested for
+// 8-16 s (until recycleIfStuck redialled), their update reason pending and
+// their write buffers empty.
+const writerWakeEvery = 2 * time.Second
+
 // NewClient returns an anacrolix client configured the way distswarm needs:
 // no UPnP, no WebTorrent, quiet logs, pad-aware webseeds, and a DHT only
 // when asked for.
@@ -90,6 +110,7 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	// its own requests and Have messages. The library keeps the one dialled
 	// by the peer with the higher peer ID, so both ends keep the same one.
 	cfg.DropDuplicatePeerIds = true
+	cfg.KeepAliveTimeout = writerWakeEvery
 	cfg.NoUpload = o.NoUpload
 	cfg.DefaultStorage = o.Storage
 	if o.UploadRate > 0 {
