@@ -14,13 +14,16 @@ import "time"
 // change), and a few events end with nothing requested: after a BEP 6
 // reject it adds no request ("the peer will unchoke if it can take
 // more"), so a reject of a connection's only outstanding request leaves
-// it unchoked, interested and idle until something else happens. Seen in
-// P1 (one seeder, one leecher, 1 GiB): in 3 of 26 runs the fetch sat idle
-// for 15–20 s with nothing requested on either side, until recycleIfStuck
-// closed the connection; a connection recycled to a peer that rejects again
-// stays idle again. A nudge (writeGuard.nudge) makes every connection of
-// the torrent update its requests; a closed connection would cost its
+// it unchoked, interested and idle until something else happens
+// (TestIdleAfterRejectResumes: a seed that rejects each connection's first
+// request; recycleIfStuck alone does not help, since the new connection
+// meets the same reject). A nudge (writeGuard.nudge) makes every connection
+// of the torrent update its requests; a closed connection would cost its
 // handshake and the library's state of the peer.
+//
+// A nudge cannot end the other idle state, a request update lost by the
+// connection's writer (see writerWakeEvery): the library drops the nudge's
+// update because one is already pending. The P1 idle spells were that one.
 const nudgeAfter = 2 * time.Second
 
 // nudgeIfIdle nudges the torrent when it has had peers connected and
