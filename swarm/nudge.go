@@ -31,18 +31,8 @@ const nudgeAfter = 2 * time.Second
 // on a request's tick; it reports whether it nudged.
 func (nt *nodeTorrent) nudgeIfIdle(now time.Time) bool {
 	st := nt.t.Stats()
-	got := st.BytesRead.Int64()
 	nt.mu.Lock()
-	m := &nt.idle
-	if m.at.IsZero() || got != m.bytes || st.ActivePeers == 0 {
-		m.bytes, m.at = got, now
-		nt.mu.Unlock()
-		return false
-	}
-	due := now.Sub(m.at) >= nudgeAfter
-	if due {
-		m.at = now
-	}
+	due := nt.idle.idleFor(now, st.BytesRead.Int64(), st.ActivePeers > 0, nudgeAfter)
 	nt.mu.Unlock()
 	return due && nt.writes.nudge(nt.t)
 }

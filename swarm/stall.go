@@ -154,37 +154,47 @@ func (nt *nodeTorrent) tend(now time.Time, given []torrent.PeerInfo, log *slog.L
 // ran out of budget with the seed connected and idle.
 const stuckAfter = 8 * time.Second
 
-// progressMark is when a torrent last received useful data.
+// progressMark is a torrent's byte count (of useful data, or of every byte
+// read) and when it last moved.
 type progressMark struct {
 	bytes int64
 	at    time.Time
 }
 
+// idleFor records a byte count seen at now and reports whether it has not
+// moved for after, with peers connected (active); when it reports true the
+// wait starts again, so it reports at most once every after. The caller
+// holds the lock that guards m.
+func (m *progressMark) idleFor(now time.Time, bytes int64, active bool, after time.Duration) bool {
+	if m.at.IsZero() || bytes != m.bytes || !active {
+		m.bytes, m.at = bytes, now
+		return false
+	}
+	if now.Sub(m.at) < after {
+		return false
+	}
+	m.at = now
+	return true
+}
+
 // recycleIfStuck closes the torrent's connections to the given peers when
 // no connection has delivered a useful byte for stuckAfter; the redial then
 // connects to them afresh. Peers found otherwise (LSD, trackers, PEX) are
-// left alone: nothing would dial them again before their next announce. anacrolix v1.61 can leave a connection to a seed that
-// unchoked us idle with nothing requested (seen after a corrupt peer next
-// to it was banned: the index files of a binpkg collection waited 90 s on
-// an honest seed that was never asked; and in a 5,000-file fetch), and it
-// requests again only on a new event.
+// left alone: nothing would dial them again before their next announce.
+// anacrolix v1.61 can leave a connection to a seed that unchoked us idle
+// with nothing requested (seen after a corrupt peer next to it was banned:
+// the index files of a binpkg collection waited 90 s on an honest seed that
+// was never asked; and in a 5,000-file fetch), and it requests again only
+// on a new event. One such case, the writer's lost wake-up, is now bounded
+// by writerWakeEvery and another, a rejected last request, ended by
+// nudgeIfIdle; this stays for whatever else leaves a connection idle.
 func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) (closed int) {
 	if len(given) == 0 {
 		return 0
 	}
 	st := nt.t.Stats()
-	got := st.BytesReadUsefulData.Int64()
 	nt.mu.Lock()
-	p := &nt.progress
-	if p.at.IsZero() || got != p.bytes || st.ActivePeers == 0 {
-		p.bytes, p.at = got, now
-		nt.mu.Unlock()
-		return
-	}
-	stuck := now.Sub(p.at) >= stuckAfter
-	if stuck {
-		p.at = now // the next recycle comes after another stuckAfter
-	}
+	stuck := nt.progress.idleFor(now, st.BytesReadUsefulData.Int64(), st.ActivePeers > 0, stuckAfter)
 	nt.mu.Unlock()
 	if !stuck {
 		return

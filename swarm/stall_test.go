@@ -22,6 +22,36 @@ import (
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
+// idleFor: a count that has not moved for the whole wait, with peers
+// connected, is reported once per wait; a moving count, no peers, or the
+// first sighting restart the wait.
+func TestProgressMarkIdleFor(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var m progressMark
+	steps := []struct {
+		at     time.Duration
+		bytes  int64
+		active bool
+		want   bool
+	}{
+		{0, 5, true, false},                 // first sighting
+		{time.Second, 5, true, false},       // 1 s idle
+		{2 * time.Second, 5, true, true},    // 2 s idle: report, wait again
+		{3 * time.Second, 5, true, false},   // 1 s into the new wait
+		{4 * time.Second, 5, true, true},    // reported again
+		{5 * time.Second, 9, true, false},   // moved
+		{7 * time.Second, 9, false, false},  // no peers: restart
+		{8 * time.Second, 9, true, false},   // 1 s since the restart
+		{10 * time.Second, 9, true, true},   // 3 s: report
+		{11 * time.Second, 10, true, false}, // moved again
+	}
+	for i, s := range steps {
+		if got := m.idleFor(t0.Add(s.at), s.bytes, s.active, 2*time.Second); got != s.want {
+			t.Fatalf("step %d (at %s, %d bytes, active %v): idleFor = %v, want %v", i, s.at, s.bytes, s.active, got, s.want)
+		}
+	}
+}
+
 func TestStallWatchReportsAtDoublingIntervals(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	s := newStallWatch(10 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"net"
 	"os"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
 	"golang.org/x/crypto/blake2b"
 
+	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -75,6 +79,34 @@ func authorityFor(t *testing.T, files map[string][]byte, names ...string) *Autho
 
 func loopback() ClientOptions {
 	return ClientOptions{ListenAddr: "127.0.0.1:0", NoTrackers: true}
+}
+
+// attachedLeecher starts a loopback client over a fresh Store in dir, adds
+// mi and attaches the store to it; the caller adds the peers and says what
+// to download. Client and store are closed when the test ends.
+func attachedLeecher(t *testing.T, dir string, mi *metainfo.MetaInfo) *torrent.Torrent {
+	t.Helper()
+	st, err := storage.Open(storage.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copts := loopback()
+	copts.Storage = st
+	cl, err := NewClient(copts)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	// The client goes first; cleanups registered before this one (an
+	// unmount) run after it.
+	t.Cleanup(func() { cl.Close(); st.Close() })
+	tor, err := addTorrent(cl, mi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-tor.GotInfo()
+	st.Attach(tor)
+	return tor
 }
 
 // startSeeder runs Seed for coll, seeding src in place from a fresh store

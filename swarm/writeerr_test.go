@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -29,31 +27,10 @@ func TestWatchWriteErrorsReportsENOSPC(t *testing.T) {
 	port := startSeeder(t, ctx, coll, src)
 
 	mnt := mountTmpfs(t, "512k")
-	st, err := storage.Open(storage.Options{Dir: mnt, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copts := loopback()
-	copts.Storage = st
-	cl, err := NewClient(copts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Closed before the store and the unmount (cleanups run last-in first-out).
-	t.Cleanup(func() { cl.Close(); st.Close() })
-	tor, err := addTorrent(cl, coll.Torrents[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-tor.GotInfo()
-	st.Attach(tor)
+	tor := attachedLeecher(t, mnt, coll.Torrents[0]) // closed before the unmount
 	reported := make(chan error, 4)
 	watchWriteErrors(tor, func(err error) { reported <- err })
-	pi, err := peerInfos([]string{fmt.Sprintf("127.0.0.1:%d", port)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tor.AddPeers(pi)
+	tor.AddPeers(peerInfosMust(t, fmt.Sprintf("127.0.0.1:%d", port)))
 	tor.DownloadAll()
 
 	select {

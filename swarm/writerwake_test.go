@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/anacrolix/torrent/mse"
 	pp "github.com/anacrolix/torrent/peer_protocol"
 
-	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -38,28 +36,8 @@ func TestIdleConnectionWriterWakes(t *testing.T) {
 	mi := coll.Torrents[0]
 	peer := startSilentSeed(t, mi.HashInfoBytes())
 
-	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copts := loopback()
-	copts.Storage = st
-	cl, err := NewClient(copts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close(); st.Close() })
-	tor, err := addTorrent(cl, mi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-tor.GotInfo()
-	st.Attach(tor)
-	pi, err := peerInfos([]string{peer.addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tor.AddPeers(pi)
+	tor := attachedLeecher(t, t.TempDir(), mi)
+	tor.AddPeers(peerInfosMust(t, peer.addr))
 	tor.DownloadAll()
 
 	// Ten times writerWakeEvery leaves room for a busy machine and is
