@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -19,8 +18,9 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
-	"github.com/anacrolix/torrent/mse"
 	pp "github.com/anacrolix/torrent/peer_protocol"
+
+	"github.com/distswarm/distswarm/internal/btpeer"
 )
 
 // hostileMode is how a HostilePeer answers block requests.
@@ -179,36 +179,12 @@ func (h *HostilePeer) serve(c net.Conn) error {
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	br := bufio.NewReader(c)
-	var rw io.ReadWriter = struct {
-		io.Reader
-		io.Writer
-	}{br, c}
-	first, err := br.Peek(len(pp.Protocol))
-	if err != nil {
-		return fmt.Errorf("read handshake: %w", err)
-	}
-	if string(first) != pp.Protocol {
-		// Obfuscated header (MSE): the library's receiver side.
-		rw, _, err = mse.ReceiveHandshake(ctx, rw, func(cb func([]byte) bool) { cb(h.ih[:]) }, mse.DefaultCryptoSelector)
-		if err != nil {
-			return fmt.Errorf("MSE handshake: %w", err)
-		}
-		br = bufio.NewReader(rw)
-		rw = struct {
-			io.Reader
-			io.Writer
-		}{br, rw}
-	}
 	var peerID [20]byte
 	copy(peerID[:], "-HOSTILE-0001-xxxxxx")
 	ext := pp.NewPeerExtensionBytes(pp.ExtensionBitLtep, pp.ExtensionBitFast)
-	res, err := pp.Handshake(ctx, rw, nil, peerID, ext)
+	br, w, res, err := btpeer.Accept(ctx, c, h.ih, peerID, ext)
 	if err != nil {
-		return fmt.Errorf("BT handshake: %w", err)
-	}
-	if res.Hash != h.ih {
-		return fmt.Errorf("BT handshake for unknown infohash %s", res.Hash.HexString())
+		return err
 	}
 	h.Accepted.Add(1)
 	fast := res.PeerExtensionBits.SupportsFast()
@@ -221,7 +197,7 @@ func (h *HostilePeer) serve(c net.Conn) error {
 		}
 		wmu.Lock()
 		defer wmu.Unlock()
-		if _, err := rw.Write(b); err != nil {
+		if _, err := w.Write(b); err != nil {
 			return fmt.Errorf("write %v: %w", m.Type, err)
 		}
 		return nil
