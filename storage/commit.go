@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // committer makes files Final in batches (group commit). The finalize workers verify files in
@@ -54,6 +55,14 @@ type commitItem struct {
 // maxBatch bounds how many files one batch commits.
 const maxBatch = 2048
 
+// commitEvery is the least time from one batch's start to the next one's while files keep
+// coming: a file that becomes ready sooner waits for the others that follow it. Each batch
+// costs two syncfs(2) and a synced db transaction, a few milliseconds however few its files;
+// fetching 5,000 small files, batches taken as soon as the last one ended held about 36 files
+// each and kept the committer busy for the whole fetch. A file ready after a quiet spell is
+// committed at once.
+const commitEvery = 50 * time.Millisecond
+
 // newCommitter starts the committer of s.
 func newCommitter(s *Store) *committer {
 	c := &committer{s: s, done: make(chan struct{})}
@@ -94,6 +103,7 @@ func (c *committer) shutdown() {
 
 func (c *committer) run() {
 	defer close(c.done)
+	var last time.Time // when the last batch started
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 && !c.stop {
@@ -103,6 +113,12 @@ func (c *committer) run() {
 			c.mu.Unlock()
 			return
 		}
+		if wait := commitEvery - time.Since(last); wait > 0 && !c.stop && len(c.queue) < maxBatch {
+			c.mu.Unlock()
+			time.Sleep(wait) // let the files that follow join this batch
+			c.mu.Lock()
+		}
+		last = time.Now()
 		var batch []commitItem
 		if len(c.queue) <= maxBatch {
 			batch, c.queue = c.queue, nil

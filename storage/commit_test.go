@@ -59,6 +59,12 @@ func smallFiles(n int) []tfile {
 // complete, as the torrent client would after hashing it.
 func stageAll(t *testing.T, ti astorage.TorrentImpl, info *metainfo.Info, files []tfile) {
 	t.Helper()
+	stagePaced(t, ti, info, files, 0)
+}
+
+// stagePaced is stageAll with a pause of pace after each piece.
+func stagePaced(t *testing.T, ti astorage.TorrentImpl, info *metainfo.Info, files []tfile, pace time.Duration) {
+	t.Helper()
 	var stream bytes.Buffer
 	for i, f := range files {
 		stream.Write(f.data)
@@ -75,6 +81,36 @@ func stageAll(t *testing.T, ti astorage.TorrentImpl, info *metainfo.Info, files 
 		if err := p.MarkComplete(); err != nil {
 			t.Fatalf("mark piece %d: %v", i, err)
 		}
+		time.Sleep(pace)
+	}
+}
+
+// TestCommitPaced: files that become ready one by one, a few milliseconds apart, are committed
+// at most once per commitEvery (plus the first batch and the last), not one batch each.
+func TestCommitPaced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 40
+	files := smallFiles(n)
+	dir := t.TempDir()
+	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: newDigestVerifier(files)})
+	info, _ := buildInfo(t, "distfiles", files, 4096)
+	ti, err := st.OpenTorrent(ctx, info, metainfo.HashBytes([]byte("paced commit")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	stagePaced(t, ti, info, files, 5*time.Millisecond)
+	if err := st.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	most := int64(took/commitEvery) + 2 // about 7 here; one batch per file would be 40
+	if b := st.commit.batches.Load(); b < 1 || b > most {
+		t.Errorf("%d files ready 5 ms apart over %s committed in %d batches, want at most %d", n, took.Round(time.Millisecond), b, most)
+	}
+	if got := checkFinalTree(t, dir, files); got != n {
+		t.Errorf("%d files in the final tree, want %d", got, n)
 	}
 }
 
