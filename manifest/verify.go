@@ -147,9 +147,9 @@ var sufficientHashes = []string{SHA512, BLAKE2B, SHA3_512, BLAKE2S, SHA3_256, SH
 
 // sufficientBySpeed is sufficientHashes ordered by their speed on this
 // machine, measured once, on first use. Which of SHA512 and BLAKE2B (the two
-// Gentoo Manifests carry) is faster depends on the CPU: on the benchmarks'
-// AMD EPYC Go hashes SHA512 at about 990 MB/s and BLAKE2B at 700, on an
-// Intel Xeon with AVX-512 SHA512 at 362 MB/s and BLAKE2B at 799.
+// Gentoo Manifests carry) is faster depends on the CPU: SHA512 on the AMD
+// EPYC of earlier benchmarks, BLAKE2B (799 MB/s against 362) on an Intel
+// Xeon with AVX-512.
 var sufficientBySpeed = sync.OnceValue(func() []string { return rankBySpeed(sufficientHashes) })
 
 // OneSufficient returns want reduced to the one of its hashes that alone is
