@@ -133,6 +133,7 @@ func lookupGroup(g string) (int, error) {
 func runDaemon(c *cli.Context) error {
 	ctx, stop := signalContext(c.Context)
 	defer stop()
+	defer followLiveHeap()() // a node seeds: the seeder's memory policy, see memlimit.go
 	cfg, err := daemonConfigOf(c)
 	if err != nil {
 		return err

@@ -19,11 +19,17 @@ import (
 // live/16 + 8 MiB, at least minMemoryLimit. The GC then runs when the
 // process's Go memory reaches the limit, so RSS stays within a few percent
 // of what is live, at the price of more frequent collections while the
-// seeder allocates (start-up, uploads). GOGC still applies below the limit,
-// and the runtime caps the GC's CPU share when the live heap crowds the
-// limit. Setting GOMEMLIMIT or GOGC in the environment turns this off.
+// seeder allocates (start-up, uploads). The runtime caps the GC's CPU share
+// when the live heap crowds the limit.
 //
-// The returned function stops following (the last limit stays).
+// Below the limit it sets GOGC to gcPercent instead of 100: a small seeder
+// (live heap of a few MiB) allocates a 16 KiB buffer for every block it
+// uploads (anacrolix's readPeerRequestData), and with GOGC=100 it collected
+// every few MiB uploaded. Its heap now grows up to minMemoryLimit between
+// collections; a large one is bound by the limit as before. Setting
+// GOMEMLIMIT or GOGC in the environment turns all this off.
+//
+// The returned function stops following (the last limit and GOGC stay).
 func followLiveHeap() (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
 		return func() {}
@@ -41,10 +47,16 @@ func followLiveHeap() (stop func()) {
 		}
 		runtime.SetFinalizer(&gcSentinel{}, onGC) // again after the next collection
 	}
+	debug.SetGCPercent(gcPercent)
 	debug.SetMemoryLimit(minMemoryLimit)
 	runtime.SetFinalizer(&gcSentinel{}, onGC)
 	return func() { stopped.Store(true) }
 }
+
+// gcPercent is the GOGC followLiveHeap sets. One P1 upload of 1 GiB
+// (benchmarks.md, 2026-12-02) took the seeder 2.4-2.9 CPU s with it against
+// 3.1-3.6 s with GOGC=100.
+const gcPercent = 400
 
 // minMemoryLimit is the lowest limit followLiveHeap sets: small seeders
 // collect as with GOGC alone.

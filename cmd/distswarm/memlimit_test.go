@@ -30,8 +30,12 @@ func TestFollowLiveHeap(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	t.Setenv("GOGC", "")
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	stop := followLiveHeap()
 	defer stop()
+	if p := debug.SetGCPercent(gcPercent); p != gcPercent {
+		t.Errorf("GOGC while following: %d, want %d", p, gcPercent)
+	}
 	// limitAfterGC collects until the limit moves away from prev (finalizers run after the
 	// collection, on their own goroutine).
 	limitAfterGC := func(prev int64) int64 {
@@ -60,4 +64,25 @@ func TestFollowLiveHeap(t *testing.T) {
 		t.Errorf("limit with 192 MiB live: %d MiB (was %d MiB)", l2>>20, l1>>20)
 	}
 	runtime.KeepAlive(ballast)
+}
+
+// TestFollowLiveHeapEnv: GOGC or GOMEMLIMIT in the environment leave the
+// runtime's settings alone.
+func TestFollowLiveHeapEnv(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Setenv("GOGC", "")
+		t.Setenv("GOMEMLIMIT", "")
+		t.Setenv(env, "150")
+		debug.SetGCPercent(123)
+		debug.SetMemoryLimit(math.MaxInt64)
+		followLiveHeap()()
+		if p := debug.SetGCPercent(123); p != 123 {
+			t.Errorf("%s set: GOGC changed to %d", env, p)
+		}
+		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+			t.Errorf("%s set: memory limit changed to %d", env, l)
+		}
+	}
 }
