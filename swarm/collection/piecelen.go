@@ -25,6 +25,9 @@ const (
 	// gain or more (see chooseRule).
 	splitAbovePieces = 4096
 	splitPieceGain   = 2
+	// smallClassMaxPiece and smallClassWaste: see raiseSmallPieces.
+	smallClassMaxPiece int64 = 16 << 10
+	smallClassWaste          = 1.3
 )
 
 // Moved returns the bytes a full fetch of files of the given sizes moves
@@ -68,6 +71,50 @@ func PieceLengthFor(sizes []int64) int64 {
 func LargeClassPieceLength(sizes []int64) int64 {
 	pl, _ := pieceLengthWithin(sizes, MinPieceLength, acceptableWaste)
 	return pl
+}
+
+// raiseSmallPieces raises the piece length of each class of small files
+// (a shard key that is not a large class) to the largest one up to
+// smallClassMaxPiece, anacrolix's 16 KiB request size, that wastes at most
+// smallClassWaste in the class, as long as the whole collection moves at
+// most acceptableWaste times its payload when it has large files too, or
+// smallClassWaste when it has only small ones (or what it moved before,
+// if that was more).
+//
+// Pieces under 16 KiB are requested in blocks of their own size, so 4 KiB
+// pieces cost four requests, four piece hashes and four HAVE messages to
+// every peer where one 16 KiB piece costs one of each; a few KiB of padding
+// per small file is cheap beside that. Measured 2026-12-02 (P2, 5,000
+// files of 1-32 KiB, one seeder, one fetcher, three runs each): 2.88-4.32
+// s with 4 KiB pieces, 2.26-2.77 s with 8 KiB; P3's swarm (61 small files
+// among 88) took 28.5-36.0 CPU s with 16 KiB small pieces against 34.0-41.5
+// with 4 KiB.
+func raiseSmallPieces(pls map[string]int64, sizes map[string][]int64, keys []string, rule *ShardRule) {
+	var moved, payload int64
+	hasLarge := false
+	for _, k := range keys {
+		moved += Moved(sizes[k], pls[k])
+		payload += payloadOf(sizes[k])
+		hasLarge = hasLarge || rule.isLargeClass(k)
+	}
+	ratio := smallClassWaste
+	if hasLarge {
+		ratio = acceptableWaste
+	}
+	budget := max(moved, int64(ratio*float64(payload)))
+	for _, k := range keys {
+		if rule.isLargeClass(k) {
+			continue
+		}
+		cur := pls[k]
+		for pl := smallClassMaxPiece; pl > cur; pl /= 2 {
+			delta := Moved(sizes[k], pl) - Moved(sizes[k], cur)
+			if WasteRatio(sizes[k], pl) <= smallClassWaste && moved+delta <= budget {
+				pls[k], moved = pl, moved+delta
+				break
+			}
+		}
+	}
 }
 
 // pieceLengthFor implements PieceLengthFor with a configurable floor (tests

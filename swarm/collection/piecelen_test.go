@@ -116,3 +116,86 @@ func repeat(v int64, n int) []int64 {
 	}
 	return s
 }
+
+// TestRaiseSmallPieces: a class of small files gets pieces of up to 16 KiB
+// (one request each) while it wastes at most 1.3 and the collection stays
+// within its budget.
+func TestRaiseSmallPieces(t *testing.T) {
+	rule := &ShardRule{Hash: ShardHash, SmallBelow: DefaultSmallBelow}
+	r := rand.New(rand.NewSource(3))
+	total := func(pls map[string]int64, sizes map[string][]int64) float64 {
+		var moved, payload int64
+		for k, s := range sizes {
+			moved += Moved(s, pls[k])
+			payload += sum(s)
+		}
+		return float64(moved) / float64(payload)
+	}
+	pick := func(sizes map[string][]int64) map[string]int64 {
+		var keys []string
+		pls := map[string]int64{}
+		for _, k := range []string{"0l", "0s", "1s", "l", "s"} {
+			if s, ok := sizes[k]; ok {
+				keys = append(keys, k)
+				pls[k] = PieceLengthFor(s)
+				if rule.isLargeClass(k) {
+					pls[k] = LargeClassPieceLength(s)
+				}
+			}
+		}
+		raiseSmallPieces(pls, sizes, keys, rule)
+		return pls
+	}
+
+	// P3's shape: 61 files from a few bytes to 1 MiB beside 27 large ones.
+	var small, large []int64
+	for range 61 {
+		small = append(small, int64(math.Pow(2, 4+r.Float64()*16)))
+	}
+	for range 27 {
+		large = append(large, 1<<20+r.Int63n(19<<20))
+	}
+	if pl := PieceLengthFor(small); pl != 4<<10 {
+		t.Fatalf("small class without raising: PL %d, the case wants 4 KiB", pl)
+	}
+	sizes := map[string][]int64{"s": small, "l": large}
+	pls := pick(sizes)
+	if pls["s"] != 16<<10 || pls["l"] != LargeClassPieceLength(large) {
+		t.Errorf("mixed: PLs %v, want s raised to 16 KiB and l unchanged", pls)
+	}
+	if w := total(pls, sizes); w > acceptableWaste {
+		t.Errorf("mixed: collection waste %.4f > %.2f", w, acceptableWaste)
+	}
+
+	// Only small files (P2's shape, two shards): 8 KiB, since 16 KiB wastes over 1.3.
+	all := smallCorpus(r)
+	sizes = map[string][]int64{"0s": all[:2500], "1s": all[2500:]}
+	pls = pick(sizes)
+	for k, pl := range pls {
+		if pl != 8<<10 {
+			t.Errorf("small only: %s has PL %d, want 8 KiB", k, pl)
+		}
+	}
+	if w := total(pls, sizes); w > smallClassWaste {
+		t.Errorf("small only: collection waste %.4f > %.1f", w, smallClassWaste)
+	}
+
+	// Small files that are most of the payload beside a large one: 16 KiB
+	// pieces would waste 1.14 in the class, but 1.125 in the collection,
+	// over its budget of 1.05; they keep the 8 KiB PieceLengthFor gives.
+	most := repeat(56<<10, 1000)
+	if w := WasteRatio(most, 16<<10); w > smallClassWaste {
+		t.Fatalf("budget case: class waste %.4f with 16 KiB, want it under %.1f", w, smallClassWaste)
+	}
+	sizes = map[string][]int64{"s": most, "l": {8 << 20}}
+	if pls = pick(sizes); pls["s"] != 8<<10 {
+		t.Errorf("budget: s has PL %d, want 8 KiB (waste %.4f)", pls["s"], total(pls, sizes))
+	}
+
+	// A class whose own choice is already above 16 KiB is left alone.
+	mid := repeat(600<<10, 40)
+	sizes = map[string][]int64{"s": mid, "l": large}
+	if pls = pick(sizes); pls["s"] != PieceLengthFor(mid) {
+		t.Errorf("mid-sized small files: PL %d, want %d", pls["s"], PieceLengthFor(mid))
+	}
+}
