@@ -128,6 +128,8 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 		balance.install(cfg)
 	}
 	installV2HashGuard(&cfg.Callbacks)
+	started := newStartedFiles()
+	started.install(cfg)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
 	cfg.NoDHT = !o.DHT
 	if o.DHT && len(o.DHTNodes) > 0 {
@@ -166,6 +168,7 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if balance != nil {
 		balance.start(cl)
 	}
+	go started.run(cl.Closed())
 	return cl, nil
 }
 
