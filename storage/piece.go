@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
 	astorage "github.com/anacrolix/torrent/storage"
@@ -87,6 +88,7 @@ func (t *torrentStore) readFile(f *fileEntry, b []byte, off int64) (int, error) 
 // verified, which happens for pieces shared with a neighbour in torrents without pads.
 func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
 	t := p.t
+	began := time.Now()
 	pos := p.mp.Offset() + off // torrent offset of b[n]
 	for i := t.locate(pos); i < len(t.exts) && n < len(b); i++ {
 		e := t.exts[i]
@@ -99,7 +101,7 @@ func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
 		k := int(min(e.end-pos, int64(len(b)-n)))
 		if f := t.files[i]; f != nil { // not a pad
 			if err := t.writeFile(f, b[n:n+k], pos-e.start); err != nil {
-				return n, err
+				return n, &WriteError{Began: began, Err: err}
 			}
 		}
 		n += k
@@ -107,6 +109,17 @@ func (p *pieceImpl) WriteAt(b []byte, off int64) (n int, err error) {
 	}
 	return n, nil
 }
+
+// WriteError is a failed write of downloaded data. Began is when the write
+// started: a caller that allowed writing again after a failure (space was
+// freed) tells a late report of a write that began before from a new one.
+type WriteError struct {
+	Began time.Time
+	Err   error
+}
+
+func (e *WriteError) Error() string { return e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
 
 func (t *torrentStore) writeFile(f *fileEntry, b []byte, off int64) error {
 	t.mu.Lock()

@@ -1,10 +1,14 @@
 package swarm
 
 import (
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/anacrolix/torrent"
+
+	"github.com/distswarm/distswarm/storage"
 )
 
 // writeGuard replaces anacrolix's default handling of a failed chunk write (it logs at
@@ -16,21 +20,33 @@ import (
 type writeGuard struct {
 	mu      sync.Mutex
 	stopped bool
+	resumed time.Time // the last resume
 }
 
 // watch sends t's first write error since the last resume (ENOSPC with the staging path, wrapped
 // by the storage) to onErr, on its own goroutine.
 func (g *writeGuard) watch(t *torrent.Torrent, onErr func(error)) {
-	t.SetOnWriteChunkError(func(err error) {
-		g.mu.Lock()
-		first := !g.stopped
-		g.stopped = true
+	t.SetOnWriteChunkError(func(err error) { g.failed(t, err, onErr) })
+}
+
+// failed handles a failed chunk write of t. A write that began before the last resume is not
+// news: blocks requested before the disk filled keep arriving, and one whose write failed then
+// may be reported after the resume (seen under the race detector in
+// TestNodeFetchFullDiskFailsThenResumes); taken as new, it stopped the resumed torrent again.
+func (g *writeGuard) failed(t *torrent.Torrent, err error, onErr func(error)) {
+	g.mu.Lock()
+	var we *storage.WriteError
+	if errors.As(err, &we) && we.Began.Before(g.resumed) {
 		g.mu.Unlock()
-		if first {
-			t.DisallowDataDownload()
-			onErr(fmt.Errorf("torrent %s: writing downloaded data: %w", t.InfoHash().HexString(), err))
-		}
-	})
+		return
+	}
+	first := !g.stopped
+	g.stopped = true
+	g.mu.Unlock()
+	if first {
+		t.DisallowDataDownload()
+		onErr(fmt.Errorf("torrent %s: writing downloaded data: %w", t.InfoHash().HexString(), err))
+	}
 }
 
 // resume allows t to download again after a write error stopped it.
@@ -39,6 +55,7 @@ func (g *writeGuard) resume(t *torrent.Torrent) {
 	defer g.mu.Unlock()
 	if g.stopped {
 		g.stopped = false
+		g.resumed = time.Now()
 		t.AllowDataDownload()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distswarm/distswarm/storage"
 	"github.com/distswarm/distswarm/swarm/collection"
 )
 
@@ -45,5 +46,36 @@ func TestWatchWriteErrorsReportsENOSPC(t *testing.T) {
 	case err := <-reported:
 		t.Fatalf("a second report: %v", err)
 	default:
+	}
+}
+
+// A write error reported after a resume for a write that began before it
+// (the library reports on a goroutine of its own, so such a report can come
+// late) does not stop the resumed torrent; one that began after does.
+func TestWriteGuardIgnoresWritesFromBeforeResume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tor, _ := startedTorrent(t, ctx, []int{100 << 10})
+	var reports []error
+	report := func(err error) { reports = append(reports, err) }
+	var g writeGuard
+	full := func(began time.Time) error {
+		return &storage.WriteError{Began: began, Err: fmt.Errorf("write staging x: %w", syscall.ENOSPC)}
+	}
+
+	before := time.Now()
+	g.failed(tor, full(before), report)
+	g.failed(tor, full(before), report) // a second block of the same burst
+	if len(reports) != 1 || !g.stopped {
+		t.Fatalf("first failure: %d reports, stopped %v; want 1, true", len(reports), g.stopped)
+	}
+	g.resume(tor)
+	g.failed(tor, full(before), report) // late report of a write from before the resume
+	if len(reports) != 1 || g.stopped {
+		t.Fatalf("stale failure after resume: %d reports, stopped %v; want 1, false", len(reports), g.stopped)
+	}
+	g.failed(tor, full(time.Now()), report)
+	if len(reports) != 2 || !g.stopped || !errors.Is(reports[1], syscall.ENOSPC) {
+		t.Fatalf("new failure after resume: %d reports (%v), stopped %v; want 2 with ENOSPC, true", len(reports), reports, g.stopped)
 	}
 }
