@@ -185,6 +185,20 @@ func (r *registry) setLANPeers(fn func(metainfo.Hash) []torrent.PeerInfo) {
 	r.mu.Unlock()
 }
 
+// tended are the peers a request that waits on ih keeps connected (see
+// fetchRun.redialGiven): the given ones (--peer) and those heard on the
+// LAN for ih.
+func (r *registry) tended(ih metainfo.Hash) []torrent.PeerInfo {
+	r.mu.Lock()
+	lan := r.lanPeers
+	r.mu.Unlock()
+	out := r.peers // set once, when the node opens
+	if lan != nil {
+		out = append(append([]torrent.PeerInfo(nil), out...), lan(ih)...)
+	}
+	return out
+}
+
 // markLearned notes that ih was learned from the LAN.
 func (r *registry) markLearned(ih metainfo.Hash) {
 	r.mu.Lock()

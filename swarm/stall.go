@@ -86,21 +86,28 @@ func (r *fetchRun) stallCheck(now time.Time) {
 	}
 }
 
-// redialEvery is how often a request dials the given peers (--peer) it is
-// not connected to again, for a torrent it waits on: the library forgets a
-// peer whose dial failed (it was not listening yet, or still checking its
-// files) and would not try it again.
+// redialEvery is how often a request dials the peers it knows of by
+// address (given with --peer, or heard on the LAN) and is not connected to
+// again, for a torrent it waits on: the library forgets a peer whose dial
+// failed (it was not listening yet, or still checking its files) and would
+// not try it again.
 const redialEvery = 5 * time.Second
 
-// redialGiven adds the node's given peers it is not connected to again to
-// every torrent the request waits on.
+// redialGiven tends every torrent the request waits on (see tend) with
+// the peers it knows of by address. LAN peers count: after a link fault
+// (TestLANLinkFaults: the fetching host's interface down for 20 s) the
+// connections to the seeders heard on the LAN stayed open and idle, and
+// nothing else would have dialled them again before their next announce,
+// minutes later.
 func (r *fetchRun) redialGiven(now time.Time) {
-	if len(r.n.reg.peers) == 0 || now.Sub(r.lastRedial) < redialEvery {
+	if now.Sub(r.lastRedial) < redialEvery {
 		return
 	}
 	r.lastRedial = now
 	for _, nt := range r.waitedTorrents() {
-		nt.tend(now, r.n.reg.peers, r.log)
+		if peers := r.n.reg.tended(nt.ih); len(peers) > 0 {
+			nt.tend(now, peers, r.log)
+		}
 	}
 }
 
@@ -177,10 +184,11 @@ func (m *progressMark) idleFor(now time.Time, bytes int64, active bool, after ti
 	return true
 }
 
-// recycleIfStuck closes the torrent's connections to the given peers when
-// no connection has delivered a useful byte for stuckAfter; the redial then
-// connects to them afresh. Peers found otherwise (LSD, trackers, PEX) are
-// left alone: nothing would dial them again before their next announce.
+// recycleIfStuck closes the torrent's connections to the given peers (the
+// --peer ones and those heard on the LAN) when no connection has delivered
+// a useful byte for stuckAfter; the redial then connects to them afresh.
+// Peers found otherwise (trackers, PEX) are left alone: nothing would dial
+// them again before their next announce.
 // anacrolix v1.61 can leave a connection to a seed that unchoked us idle
 // with nothing requested (seen after a corrupt peer next to it was banned:
 // the index files of a binpkg collection waited 90 s on an honest seed that
