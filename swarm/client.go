@@ -119,8 +119,10 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if o.DownloadRate > 0 {
 		cfg.DownloadRateLimiter = byteLimiter(o.DownloadRate)
 	}
+	var cap *seedCap
 	if o.SeedRequestCap > 0 {
-		newSeedCap(o.SeedRequestCap).install(cfg)
+		cap = newSeedCap(o.SeedRequestCap)
+		cap.install(cfg)
 	}
 	var balance *uploadBalance
 	if o.SeedRequestCap > 0 {
@@ -129,6 +131,9 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	}
 	installV2HashGuard(&cfg.Callbacks)
 	started := newStartedFiles()
+	if cap != nil {
+		started.swarming = cap.isActive
+	}
 	started.install(cfg)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}
 	cfg.NoDHT = !o.DHT

@@ -135,6 +135,14 @@ func (s *seedCap) closed(c *torrent.PeerConn) {
 
 func (s *seedCap) active() bool { return len(s.nonSeeds) >= seedCapMinPeers }
 
+// isActive reports whether the cap is on: the client trades with at least
+// seedCapMinPeers downloading peers.
+func (s *seedCap) isActive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active()
+}
+
 // applyLocked sets every seed's request limit: capped while active, the
 // seed's own otherwise; and the window: none while active.
 func (s *seedCap) applyLocked() {

@@ -93,6 +93,19 @@ func TestStartedFilesRaisesWantedFiles(t *testing.T) {
 	if p := untouched.Priority(); p != types.PiecePriorityNormal {
 		t.Errorf("file without a block at %v, want normal", p)
 	}
+
+	// In a swarm (the seed cap on) nothing is raised.
+	swarm := newStartedFiles()
+	swarm.swarming = func() bool { return true }
+	swarm.raise(untouched)
+	if p := untouched.Priority(); p != types.PiecePriorityNormal {
+		t.Errorf("file raised to %v while swarming", p)
+	}
+	swarm.swarming = func() bool { return false }
+	swarm.raise(untouched)
+	if p := untouched.Priority(); p != types.PiecePriorityHigh {
+		t.Errorf("file at %v after the swarm ended, want high", p)
+	}
 }
 
 // TestStartedFilesInFetch: in a real transfer every file the fetch took
