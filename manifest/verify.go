@@ -148,8 +148,8 @@ var sufficientHashes = []string{SHA512, BLAKE2B, SHA3_512, BLAKE2S, SHA3_256, SH
 // sufficientBySpeed is sufficientHashes ordered by their speed on this
 // machine, measured once, on first use. Which of SHA512 and BLAKE2B (the two
 // Gentoo Manifests carry) is faster depends on the CPU: SHA512 on the AMD
-// EPYC of earlier benchmarks, BLAKE2B (799 MB/s against 362) on an Intel
-// Xeon with AVX-512.
+// EPYC of the benchmarks (704 MB/s against 559, BenchmarkRawHash), BLAKE2B
+// on an Intel Xeon with AVX-512 (docs/benchmarks.md).
 var sufficientBySpeed = sync.OnceValue(func() []string { return rankBySpeed(sufficientHashes) })
 
 // OneSufficient returns want reduced to the one of its hashes that alone is

@@ -243,8 +243,8 @@ func (n *Node) binpkgSource(ctx context.Context, mi *metainfo.MetaInfo, info *me
 		case now := <-tick.C:
 			n.tendWebseeds(nt, now, true)
 			nt.nudgeIfIdle(now)
-			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialGiven
-				nt.tend(now, n.reg.peers, n.log)
+			if now.Sub(lastRedial) >= redialEvery { // see fetchRun.redialKnown
+				n.tendKnown(nt, now, n.log)
 				lastRedial = now
 			}
 		}

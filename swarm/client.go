@@ -119,10 +119,10 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	if o.DownloadRate > 0 {
 		cfg.DownloadRateLimiter = byteLimiter(o.DownloadRate)
 	}
-	var cap *seedCap
+	var sc *seedCap
 	if o.SeedRequestCap > 0 {
-		cap = newSeedCap(o.SeedRequestCap)
-		cap.install(cfg)
+		sc = newSeedCap(o.SeedRequestCap)
+		sc.install(cfg)
 	}
 	var balance *uploadBalance
 	if o.SeedRequestCap > 0 {
@@ -131,8 +131,8 @@ func NewClient(o ClientOptions) (*torrent.Client, error) {
 	}
 	installV2HashGuard(&cfg.Callbacks)
 	started := newStartedFiles()
-	if cap != nil {
-		started.swarming = cap.isActive
+	if sc != nil {
+		started.swarming = sc.isActive
 	}
 	started.install(cfg)
 	cfg.WebTransport = padRoundTripper{next: http.DefaultTransport}

@@ -148,7 +148,7 @@ func (r *fetchRun) run(ctx context.Context) error {
 			r.reportBans()
 			r.releaseWebseeds(now)
 			r.stallCheck(now)
-			r.redialGiven(now)
+			r.redialKnown(now)
 			r.nudgeIdle(now)
 		case <-q.signal:
 			for _, ev := range q.drain() {

@@ -186,7 +186,7 @@ func (r *registry) setLANPeers(fn func(metainfo.Hash) []torrent.PeerInfo) {
 }
 
 // tended are the peers a request that waits on ih keeps connected (see
-// fetchRun.redialGiven): the given ones (--peer) and those heard on the
+// fetchRun.redialKnown): the given ones (--peer) and those heard on the
 // LAN for ih.
 func (r *registry) tended(ih metainfo.Hash) []torrent.PeerInfo {
 	r.mu.Lock()

@@ -93,21 +93,27 @@ func (r *fetchRun) stallCheck(now time.Time) {
 // not try it again.
 const redialEvery = 5 * time.Second
 
-// redialGiven tends every torrent the request waits on (see tend) with
+// redialKnown tends every torrent the request waits on (see tend) with
 // the peers it knows of by address. LAN peers count: after a link fault
 // (TestLANLinkFaults: the fetching host's interface down for 20 s) the
 // connections to the seeders heard on the LAN stayed open and idle, and
 // nothing else would have dialled them again before their next announce,
 // minutes later.
-func (r *fetchRun) redialGiven(now time.Time) {
+func (r *fetchRun) redialKnown(now time.Time) {
 	if now.Sub(r.lastRedial) < redialEvery {
 		return
 	}
 	r.lastRedial = now
 	for _, nt := range r.waitedTorrents() {
-		if peers := r.n.reg.tended(nt.ih); len(peers) > 0 {
-			nt.tend(now, peers, r.log)
-		}
+		r.n.tendKnown(nt, now, r.log)
+	}
+}
+
+// tendKnown tends nt (see tend) with the peers the node knows of by
+// address for it: the given ones and those heard on the LAN.
+func (n *Node) tendKnown(nt *nodeTorrent, now time.Time, log *slog.Logger) {
+	if peers := n.reg.tended(nt.ih); len(peers) > 0 {
+		nt.tend(now, peers, log)
 	}
 }
 
