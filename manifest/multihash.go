@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime"
 	"slices"
+
+	"github.com/distswarm/distswarm/internal/regfile"
 )
 
 // smallInput is the size below which hashing runs sequentially in the
@@ -135,7 +137,7 @@ func sum(ctx context.Context, r io.Reader, names []string, hint int64) (Digests,
 
 // SumFile is Sum over the file at path.
 func SumFile(ctx context.Context, path string, names []string) (Digests, int64, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sum: %w", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/distswarm/distswarm/internal/regfile"
 )
 
 // ErrNoSupportedHash means an entry lists no hash this package can compute;
@@ -74,7 +76,7 @@ func VerifyFile(ctx context.Context, path string, want Entry) (Result, error) {
 	}
 	sup, unsup := split(want.Digests)
 	res := Result{Unsupported: unsup}
-	f, err := os.Open(path)
+	f, err := regfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return res, fmt.Errorf("verify %s: %w", name, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/distswarm/distswarm/internal/regfile"
 )
 
 // fileCache is a bounded LRU of open *os.File keyed by path. Handles are reference counted: an
@@ -49,7 +51,7 @@ func (c *fileCache) acquire(path string, rw, create bool) (*cacheEntry, error) {
 			flag |= os.O_CREATE
 		}
 	}
-	f, err := os.OpenFile(path, flag, 0o666)
+	f, err := regfile.Open(path, flag, 0o666)
 	if err != nil {
 		return nil, err
 	}

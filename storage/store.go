@@ -98,6 +98,7 @@ type Store struct {
 	db         *stateDB
 	files      *fileCache
 	commit     *committer // places and records verified files in batches
+	hashBufs   sync.Pool  // *[]byte of hashReadSize: pieceImpl.WriteTo's read buffers
 
 	ctx    context.Context
 	cancel context.CancelFunc
