@@ -142,7 +142,9 @@ func distfilesOf(info *metainfo.Info) map[string]int {
 		return binpkgsOf(info)
 	}
 	out := map[string]int{}
-	for i, f := range info.UpvertedFiles() {
+	i := -1
+	for f := range info.UpvertedFilesIter() { // UpvertedFiles would copy the list
+		i++
 		if strings.Contains(f.Attr, "p") || len(f.Path) == 0 {
 			continue
 		}

@@ -3,7 +3,7 @@ package swarm
 import (
 	"context"
 	"log/slog"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -276,11 +276,12 @@ func manifestIndex(info *metainfo.Info) int {
 	if !ok {
 		return -1
 	}
-	want := strings.Join(mf, "/")
-	for i, f := range info.UpvertedFiles() {
-		if strings.Join(f.Path, "/") == want {
+	i := 0
+	for f := range info.UpvertedFilesIter() { // UpvertedFiles would copy the list
+		if slices.Equal(f.Path, mf) {
 			return i
 		}
+		i++
 	}
 	return -1
 }

@@ -156,12 +156,34 @@ func main() {
 	if p := os.Getenv("DISTSWARM_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err == nil && pprof.StartCPUProfile(f) == nil {
-			code := run(os.Args, os.Stdout, os.Stderr)
+			code := withMemProfile(func() int { return run(os.Args, os.Stdout, os.Stderr) })
 			pprof.StopCPUProfile()
 			f.Close()
 			os.Exit(code)
 		}
 		fmt.Fprintf(os.Stderr, "distswarm: DISTSWARM_CPUPROFILE: cannot profile to %s\n", p)
 	}
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	os.Exit(withMemProfile(func() int { return run(os.Args, os.Stdout, os.Stderr) }))
+}
+
+// withMemProfile runs f and, if DISTSWARM_MEMPROFILE=FILE is set, writes a
+// pprof heap profile there when f returns: what is live then, and every
+// allocation of the run (go tool pprof -sample_index=alloc_space).
+func withMemProfile(f func() int) int {
+	p := os.Getenv("DISTSWARM_MEMPROFILE")
+	code := f()
+	if p == "" {
+		return code
+	}
+	out, err := os.Create(p)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(out, 0)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "distswarm: DISTSWARM_MEMPROFILE: %v\n", err)
+	}
+	return code
 }
