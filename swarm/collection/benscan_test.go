@@ -87,7 +87,7 @@ func TestScanBencodeValueLimit(t *testing.T) {
 func TestNestedBencodeRefused(t *testing.T) {
 	const n = 2_000_000
 	torrent := nestedLists("d4:info", n)
-	if _, err := parseTorrent(torrent); !errors.Is(err, ErrBencodeLimit) {
+	if _, _, err := parseTorrent(torrent); !errors.Is(err, ErrBencodeLimit) {
 		t.Errorf("parseTorrent: %v, want ErrBencodeLimit", err)
 	}
 	if _, err := ParseTorrent(torrent); !errors.Is(err, ErrBencodeLimit) {
@@ -115,11 +115,11 @@ func TestParseTorrentNestedWithinBound(t *testing.T) {
 	depthInInfo := MaxBencodeDepth - 2 // the .torrent dict and the info dict
 	info := "d1:x" + strings.Repeat("l", depthInInfo) + strings.Repeat("e", depthInInfo) +
 		"6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae"
-	if _, err := parseTorrent([]byte("d4:info" + info + "e")); err != nil {
+	if _, _, err := parseTorrent([]byte("d4:info" + info + "e")); err != nil {
 		t.Fatalf("nested %d deep: %v", MaxBencodeDepth, err)
 	}
 	info = "d1:x" + strings.Repeat("l", depthInInfo+1) + strings.Repeat("e", depthInInfo+1) + info[4:]
-	if _, err := parseTorrent([]byte("d4:info" + info + "e")); !errors.Is(err, ErrBencodeLimit) {
+	if _, _, err := parseTorrent([]byte("d4:info" + info + "e")); !errors.Is(err, ErrBencodeLimit) {
 		t.Fatalf("nested %d deep: %v, want ErrBencodeLimit", MaxBencodeDepth+1, err)
 	}
 }

@@ -16,13 +16,13 @@ func FromTorrent(torrent, manifest []byte) (*Collection, error) {
 	if len(torrent) > MaxTorrentSize {
 		return nil, fmt.Errorf("torrent larger than %d bytes", MaxTorrentSize)
 	}
-	mi, err := parseTorrent(torrent)
+	mi, info, err := parseTorrent(torrent)
 	if err != nil {
 		return nil, err
 	}
 	var m []byte
 	if manifest != nil {
-		m, err = loadManifest(mi, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manifest)), nil })
+		m, err = loadManifest(info, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manifest)), nil })
 		if err != nil {
 			return nil, err
 		}

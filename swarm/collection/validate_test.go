@@ -103,7 +103,7 @@ func TestParseTorrentUsesParseInfo(t *testing.T) {
 		if err := (&metainfo.MetaInfo{InfoBytes: infoBytes}).Write(&buf); err != nil {
 			t.Fatal(err)
 		}
-		_, errT := parseTorrent(buf.Bytes())
+		_, _, errT := parseTorrent(buf.Bytes())
 		_, errI := ParseInfo(infoBytes)
 		if (errT == nil) != (errI == nil) {
 			t.Errorf("%s: parseTorrent %v, ParseInfo %v", c.name, errT, errI)
@@ -222,14 +222,18 @@ func FuzzLoadManifest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	mi, want := c.Torrents[0], c.Manifests[0]
+	info, err := c.Torrents[0].UnmarshalInfo()
+	if err != nil {
+		f.Fatal(err)
+	}
+	want := c.Manifests[0]
 	f.Add(want)
 	f.Add(want[:len(want)-1])
 	f.Add(append(append([]byte(nil), want...), '\n'))
 	f.Add([]byte{})
 	f.Add([]byte("DIST ../../etc/passwd 1 BLAKE2B 00 SHA512 00\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := loadManifest(mi, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+		got, err := loadManifest(&info, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 		if err != nil {
 			return
 		}
