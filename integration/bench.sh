@@ -65,6 +65,7 @@ fi
 "$go" build -o "$tools/gatewayserve" ./integration/bench/gatewayserve
 "$go" build -o "$tools/genbinpkgs" ./integration/bench/genbinpkgs
 "$go" build -o "$tools/tcpcount" ./integration/bench/tcpcount
+"$go" build -o "$tools/linkemu" ./integration/bench/linkemu
 
 # no __pycache__ in the repository for the imported netns.py
 PYTHONDONTWRITEBYTECODE=1 BENCH_TOOLS="$tools" /usr/bin/python3 integration/bench/bench.py

@@ -28,6 +28,10 @@ import (
 // binary is the distswarm executable built once for all tests.
 var binary string
 
+// linkemu is integration/bench/linkemu, built with binary: the tests' links
+// get their delay and loss from it where the kernel has no sch_netem.
+var linkemu string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "distswarm-it-")
 	if err != nil {
@@ -44,6 +48,11 @@ func TestMain(m *testing.M) {
 	root := filepath.Dir(filepath.Dir(self))
 	if err := testbin.Build(root, "./cmd/distswarm", binary, testbin.SuiteIntegration); err != nil {
 		fmt.Fprintf(os.Stderr, "build distswarm: %v\n", err)
+		os.Exit(2)
+	}
+	linkemu = filepath.Join(dir, "linkemu")
+	if err := testbin.Build(root, "./integration/bench/linkemu", linkemu, testbin.SuiteIntegration); err != nil {
+		fmt.Fprintf(os.Stderr, "build linkemu: %v\n", err)
 		os.Exit(2)
 	}
 	code := m.Run()

@@ -1,14 +1,17 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -235,11 +238,16 @@ func collectLAN(t *testing.T, what string, ch <-chan lanResult, n int, daemon *P
 	}
 }
 
-// lanFetch runs fetch on host h (through its daemon); it may run on any
-// goroutine.
+// lanFetch runs fetch on host h (through its daemon) for at most 2
+// minutes; it may run on any goroutine.
 func lanFetch(h lanHost, fetch []string) lanResult {
+	return lanFetchWithin(h, fetch, 2*time.Minute)
+}
+
+// lanFetchWithin is lanFetch with its own bound.
+func lanFetchWithin(h lanHost, fetch []string, bound time.Duration) lanResult {
 	t0 := time.Now()
-	code, out, err := netnsRun(h.ns, 2*time.Minute, fetch...)
+	code, out, err := netnsRun(h.ns, bound, fetch...)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("fetch exit %d:\n%s", code, out)
 	}
@@ -256,11 +264,13 @@ func infohashOf(t *testing.T, path string) string {
 	return mi.HashInfoBytes().HexString()
 }
 
-// shapeLink bounds the rate of host h's outgoing packets on its veth
-// end to 1 Mbit/s and, with netem, delays them 100 ms and loses 2 %
-// (every end shaped: both directions are). A kernel without sch_netem
-// (some VMs) gets the rate bound alone, by tbf; netem says which.
-func shapeLink(t *testing.T, h lanHost) (netem bool) {
+// shapeLink bounds the rate of host h's outgoing packets to 1 Mbit/s,
+// delays them 100 ms and loses 2 % (every host's end shaped: both
+// directions of host-to-host traffic are). With sch_netem that is netem on
+// h's veth end; a kernel without it (some VMs, the CI machines) gets h's
+// veth pair replaced by a linkemu link of TAP devices with the same delay
+// and loss, and tbf for the rate. It returns how.
+func shapeLink(t *testing.T, l *bridgeLAN, h lanHost) string {
 	t.Helper()
 	tc := func(qdisc ...string) ([]byte, error) {
 		args := append([]string{"netns", "exec", h.ns, "tc", "qdisc", "add", "dev", h.iface, "root"}, qdisc...)
@@ -268,15 +278,68 @@ func shapeLink(t *testing.T, h lanHost) (netem bool) {
 	}
 	out, err := tc("netem", "delay", "100ms", "loss", "2%", "rate", "1mbit")
 	if err == nil {
-		return true
+		return "netem"
 	}
 	if !strings.Contains(string(out), "qdisc kind is unknown") {
 		t.Fatalf("tc qdisc add netem: %v\n%s", err, out)
 	}
+	l.emulateLink(h, 100*time.Millisecond, 2)
 	if out, err := tc("tbf", "rate", "1mbit", "burst", "32kbit", "latency", "400ms"); err != nil {
 		t.Fatalf("tc qdisc add tbf: %v\n%s", err, out)
 	}
-	return false
+	return "linkemu (no sch_netem)"
+}
+
+// emulateLink replaces host h's veth pair with two TAP devices of the same
+// names (h's end in h.ns, the port on the bridge), between which a linkemu
+// process, stopped at cleanup, carries the frames: those h sends wait delay
+// and lossPct % of them are dropped.
+func (l *bridgeLAN) emulateLink(h lanHost, delay time.Duration, lossPct int) {
+	t := l.t
+	t.Helper()
+	i := slices.IndexFunc(l.hosts, func(o lanHost) bool { return o.ns == h.ns })
+	port := fmt.Sprintf("p%d%s", i, l.id)
+	runIP(t, "-n", h.ns, "link", "del", h.iface) // and its peer, the port
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, linkemu, "-a", h.iface, "-b", port, "-delay-ab", delay.String(),
+		"-loss-ab", strconv.Itoa(lossPct), "-timeout", "10m")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("linkemu: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && strings.TrimSpace(line) != "ready" {
+			err = fmt.Errorf("said %q", line)
+		}
+		ready <- err
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("linkemu: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("linkemu: not ready within 30 s\n%s", stderr.String())
+	}
+	runIP(t, "link", "set", h.iface, "netns", h.ns)
+	runIP(t, "link", "set", port, "netns", l.bridge)
+	runIP(t, "-n", l.bridge, "link", "set", port, "master", "br"+l.id)
+	runIP(t, "-n", l.bridge, "link", "set", port, "up")
+	runIP(t, "-n", h.ns, "addr", "add", h.ip+"/24", "dev", h.iface)
+	runIP(t, "-n", h.ns, "link", "set", h.iface, "up")
+	runIP(t, "-n", h.ns, "route", "add", "224.0.0.0/4", "dev", h.iface)
 }
 
 // TestLANLinkFaults: two seeders and a fetching host on one bridge, every
@@ -302,8 +365,8 @@ func TestLANLinkFaults(t *testing.T) {
 	var daemons []*Proc
 	for i := range 3 {
 		h := lan.addHost()
-		if !shapeLink(t, h) && i == 0 {
-			t.Log("this kernel has no sch_netem: the links are rate-bound by tbf, with no delay and no loss")
+		if how := shapeLink(t, lan, h); i == 0 {
+			t.Logf("links: 100 ms delay and 2 %% loss by %s", how)
 		}
 		stores = append(stores, filepath.Join(dir, fmt.Sprintf("store%d", i)))
 		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i]))
@@ -315,7 +378,9 @@ func TestLANLinkFaults(t *testing.T) {
 	}
 	fetcher := lan.hosts[2]
 	fetched := make(chan lanResult, 1)
-	go func() { fetched <- lanFetch(fetcher, lanFetchArgs(stores[2], torrent, mf, files)) }()
+	// 2.2 MB at 1 Mbit/s with 100 ms delay and 2 % loss, and a 20 s fault:
+	// 75 s in one run; the bound leaves room for a busy machine.
+	go func() { fetched <- lanFetchWithin(fetcher, lanFetchArgs(stores[2], torrent, mf, files), 4*time.Minute) }()
 	got := waitFetching(t, stores[2], ltTotalSize(files)/5, fetched)
 	t.Logf("%d of %d bytes fetched, %d of %d files placed when the link went down", got, ltTotalSize(files),
 		placedCount(stores[2], files), len(files))

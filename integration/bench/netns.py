@@ -104,6 +104,21 @@ class Net:
         self._address(a)
         return a, b
 
+    def tap_pair(self, tap_a, tap_b):
+        """Two hosts whose link is a pair of TAP devices that exist in this
+        namespace (created by linkemu, which carries the frames between
+        them): each is moved into a host's namespace as eth0."""
+        hosts = []
+        for i, tap in enumerate((tap_a, tap_b)):
+            ns = self.add_ns("%sh%d" % (self.id, i))
+            sh("ip", "link", "set", tap, "netns", ns)
+            sh("ip", "-n", ns, "link", "set", tap, "name", "eth0")
+            h = Host(ns, "%s.%d" % (self.subnet, i + 1), "eth0", None, None)
+            self.hosts.append(h)
+            self._address(h)
+            hosts.append(h)
+        return hosts[0], hosts[1]
+
     def _host(self, i, far_ns, far_name):
         ns = self.add_ns("%sh%d" % (self.id, i))
         sh("ip", "link", "add", "name", "eth0", "netns", ns, "type", "veth", "peer", "name", far_name,
@@ -130,6 +145,11 @@ class Net:
         """Both directions of h's link bound to rate (h's egress and the far end's)."""
         self.shape(h.ns, h.iface, rate, burst, latency)
         self.shape(h.port_ns, h.port, rate, burst, latency)
+
+    def shape_hosts(self, hosts, rate, burst, latency):
+        """Each host's egress bound to rate (the two ends of a tap_pair link)."""
+        for h in hosts:
+            self.shape(h.ns, h.iface, rate, burst, latency)
 
     def close(self):
         for ns in reversed(self.namespaces):
