@@ -161,31 +161,6 @@ func checkCreateOptions(o *CreateOptions) error {
 	return nil
 }
 
-// pieceLengths picks each group's piece length: forced, or PieceLengthFor,
-// LargeClassPieceLength for a class of large files, and small classes
-// raised by raiseSmallPieces.
-func pieceLengths(groups map[string][]*srcFile, keys []string, forced int64, rule *ShardRule) map[string]int64 {
-	pls := make(map[string]int64, len(keys))
-	sizes := make(map[string][]int64, len(keys))
-	for _, k := range keys {
-		for _, f := range groups[k] {
-			sizes[k] = append(sizes[k], f.size)
-		}
-		switch {
-		case forced != 0:
-			pls[k] = forced
-		case rule != nil && rule.isLargeClass(k):
-			pls[k] = LargeClassPieceLength(sizes[k])
-		default:
-			pls[k] = PieceLengthFor(sizes[k])
-		}
-	}
-	if forced == 0 && rule != nil {
-		raiseSmallPieces(pls, sizes, keys, rule)
-	}
-	return pls
-}
-
 // srcPackage is one binpkg found in a PKGDIR.
 type srcPackage struct {
 	bp binpkg.Path
