@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/distswarm/distswarm/internal/regfile"
 )
 
 // Phase is where a file is in its life cycle.
@@ -244,7 +246,7 @@ func createEmpty(p string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
 		return fmt.Errorf("staging dir: %w", err)
 	}
-	fh, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666)
+	fh, err := regfile.Open(p, os.O_CREATE|os.O_WRONLY, 0o666)
 	if err != nil {
 		return fmt.Errorf("create empty staging file: %w", err)
 	}

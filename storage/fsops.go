@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/distswarm/distswarm/internal/regfile"
 	"github.com/distswarm/distswarm/storage/layout"
 )
 
@@ -43,7 +44,7 @@ func (OSFileSystem) Device(path string) (uint64, error) { return deviceOf(path) 
 
 // SyncFile opens path and fsyncs it.
 func (OSFileSystem) SyncFile(path string) error {
-	fh, err := os.Open(path)
+	fh, err := regfile.Open(path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}

@@ -8,9 +8,10 @@
 // verify, and the seeder opens each to read); with [Open] each open is one
 // openat and one fcntl, as with os.NewFile.
 //
-// A file opened here never uses the poller, so its reads and writes cannot
-// be interrupted by deadlines. That is what regular files do anyway; do not
-// use it for pipes, sockets or terminals.
+// A file opened here never uses the poller: deadlines do not apply to it,
+// and a read that waits (a FIFO or a pipe given as a path, which `distswarm
+// hash` accepts) blocks an OS thread instead of parking in the poller.
+// Regular files never wait, so for them nothing changes.
 package regfile
 
 import "os"

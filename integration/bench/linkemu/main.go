@@ -155,10 +155,13 @@ func (d *direction) run(ctx context.Context) {
 // deliver writes the queued frames when they are due. A write to a device
 // that is down fails; the frame is lost, as on a dead link.
 func (d *direction) deliver(ctx context.Context, queue <-chan frame) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for f := range queue {
 		if wait := time.Until(f.due); wait > 0 {
+			timer.Reset(wait)
 			select {
-			case <-time.After(wait):
+			case <-timer.C:
 			case <-ctx.Done():
 				return
 			}
