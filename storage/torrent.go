@@ -16,6 +16,8 @@ import (
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	astorage "github.com/anacrolix/torrent/storage"
+
+	"github.com/distswarm/distswarm/internal/dirindex"
 )
 
 // Piece states kept in memory (the state db only stores complete bits).
@@ -296,6 +298,10 @@ func (t *torrentStore) initStates(bits []bool, recs map[int]fileRecord) (reconci
 	}
 	unknown := make([]bool, len(t.pieces))
 	covered := make([]bool, len(t.pieces))
+	var present *dirindex.Index // see absent
+	if len(t.files)-len(recs) >= indexAbsentFrom {
+		present = dirindex.New(t.s.o.Dir)
+	}
 	for _, f := range t.files {
 		if f == nil {
 			continue
@@ -307,7 +313,7 @@ func (t *torrentStore) initStates(bits []bool, recs map[int]fileRecord) (reconci
 		if hasRec && rec.Err != "" {
 			f.err = errors.New(rec.Err)
 		}
-		if t.initFile(f, rec, hasRec, bits, unknown) {
+		if t.initFile(f, rec, hasRec, bits, unknown, present) {
 			reconcile = append(reconcile, f)
 		}
 	}
@@ -341,7 +347,7 @@ func (t *torrentStore) initStates(bits []bool, recs map[int]fileRecord) (reconci
 // initFile sets f's phase (and its pieces' states where the record decides them) from its record
 // and piece bits, marking in unknown the pieces the client must check. It reports whether f is a
 // Final file to reconcile with the disk.
-func (t *torrentStore) initFile(f *fileEntry, rec fileRecord, hasRec bool, bits []bool, unknown []bool) (final bool) {
+func (t *torrentStore) initFile(f *fileEntry, rec fileRecord, hasRec bool, bits []bool, unknown []bool, present *dirindex.Index) (final bool) {
 	anyBits := false
 	for p := f.begin; p < f.end; p++ {
 		anyBits = anyBits || bits[p]
@@ -363,7 +369,7 @@ func (t *torrentStore) initFile(f *fileEntry, rec fileRecord, hasRec bool, bits 
 		f.phase, f.cur = rec.Phase, locStaging
 	case f.length == 0:
 		f.phase = PhaseMissing
-	case !anyBits && t.absent(f):
+	case !anyBits && t.absent(f, present):
 		// Neither at its final path nor staged: nothing to check, it downloads. Its pieces
 		// are known incomplete, so the client does not hash them first (a fetch of 5,000
 		// new files hashed 20,000 empty pieces before requesting any).
@@ -579,16 +585,31 @@ func (t *torrentStore) resolve(f *fileEntry) {
 	f.cur = locStaging
 }
 
+// indexAbsentFrom is the number of files without a record from which opening a torrent reads
+// the directories of their final and staging paths (dirindex) instead of two lstat calls per
+// file: a fetch of 5,000 new files made 10,000 failing lstat calls here.
+const indexAbsentFrom = 64
+
 // absent reports whether f has no data anywhere: no file at its final path (when it has one) and
 // no staging file. An error other than "does not exist" counts as present (resolved lazily).
-func (t *torrentStore) absent(f *fileEntry) bool {
-	if f.finalDir != "" {
-		if _, err := os.Lstat(t.finalPath(f)); !errors.Is(err, fs.ErrNotExist) {
-			return false
+// present, when not nil, answers from directory listings where it can.
+func (t *torrentStore) absent(f *fileEntry, present *dirindex.Index) bool {
+	if f.finalDir != "" && exists(present, t.finalPath(f)) {
+		return false
+	}
+	return !exists(present, t.staging(f))
+}
+
+// exists is lstat's "something is there" (an error other than "does not exist" counts as there),
+// from the index when it knows.
+func exists(present *dirindex.Index, p string) bool {
+	if present != nil {
+		if ex, ok := present.Exists(p); ok {
+			return ex
 		}
 	}
-	_, err := os.Lstat(t.staging(f))
-	return errors.Is(err, fs.ErrNotExist)
+	_, err := os.Lstat(p)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // reconcile checks, off the Client lock, that Final files are still what was recorded; a changed

@@ -69,8 +69,9 @@ func prepareFetch(ctx context.Context, store *Store, req FetchRequest) ([]*want,
 		return nil, 0, err
 	}
 	pending := 0
+	find := store.findNames(len(wants))
 	for _, w := range wants {
-		if p, err := store.findName(w.name); err == nil {
+		if p, err := find(w.name); err == nil {
 			if err := req.Authority.VerifyFile(ctx, w.name, p); err == nil {
 				w.finish(OutcomePresent, p, nil)
 				continue

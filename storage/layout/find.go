@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/distswarm/distswarm/internal/dirindex"
 )
 
 // knownSpecs are the structures Find tries, after the directory's own
@@ -49,6 +51,18 @@ func KnownLayouts() []Layout {
 type Finder struct {
 	dir     string
 	layouts []Layout
+	present *dirindex.Index // see WithIndex
+}
+
+// WithIndex returns a Finder like f that answers from directory listings
+// (one read per directory, see package dirindex) instead of a stat per
+// candidate path: for looking up thousands of names at once, most of them
+// absent. Like the index, it does not see files created after their
+// directory was read; use it for one batch of lookups.
+func (f *Finder) WithIndex() *Finder {
+	c := *f
+	c.present = dirindex.New(f.dir)
+	return &c
 }
 
 // NewFinder returns a Finder for dir: the layouts of dir's layout.conf,
@@ -109,6 +123,16 @@ func (f *Finder) Find(name string, digests map[string]string) (string, error) {
 	var other error
 	for _, rel := range cands {
 		full := filepath.Join(dir, filepath.FromSlash(rel))
+		if f.present != nil {
+			switch k, mode := f.present.Lookup(full); {
+			case k == dirindex.Missing:
+				continue
+			case k == dirindex.Present && mode.IsRegular():
+				return full, nil
+			case k == dirindex.Present && mode&fs.ModeSymlink == 0:
+				continue // a directory or a special file
+			}
+		}
 		fi, err := os.Stat(full)
 		if err == nil {
 			if fi.Mode().IsRegular() {

@@ -165,3 +165,40 @@ func TestFinderReadsLayoutConfOnce(t *testing.T) {
 		t.Fatalf("Finder after layout.conf removal = %q, %v; want %q", got, err, want)
 	}
 }
+
+// TestFinderWithIndexAgrees: a Finder answering from directory listings finds exactly what one
+// that stats every candidate finds, across layouts, directories and files in the way, and
+// symlinks (to a file, to a directory, dangling).
+func TestFinderWithIndexAgrees(t *testing.T) {
+	dir := t.TempDir()
+	put(t, dir, "1b/foo-1.tar.gz", "nested")
+	put(t, dir, "80/0b/which-2.23.tar.gz", "two levels")
+	put(t, dir, "flat-1.tar.gz", "flat")
+	put(t, dir, "both-1.tar.gz", "flat copy")
+	if err := os.MkdirAll(filepath.Join(dir, "dir-1.tar.gz"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := put(t, t.TempDir(), "real", "x")
+	for name, to := range map[string]string{"link-1.tar.gz": target, "dangling-1.tar.gz": filepath.Join(dir, "nope"), "dirlink-1.tar.gz": dir} {
+		if err := os.Symlink(to, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := []string{"foo-1.tar.gz", "which-2.23.tar.gz", "flat-1.tar.gz", "both-1.tar.gz", "dir-1.tar.gz",
+		"link-1.tar.gz", "dangling-1.tar.gz", "dirlink-1.tar.gz", "absent-1.tar.gz", "zstd-1.5.5.tar.gz"}
+	plain, indexed := NewFinder(dir), NewFinder(dir).WithIndex()
+	found := 0
+	for _, n := range names {
+		want, werr := plain.Find(n, nil)
+		got, gerr := indexed.Find(n, nil)
+		if got != want || errors.Is(gerr, fs.ErrNotExist) != errors.Is(werr, fs.ErrNotExist) {
+			t.Errorf("%s: indexed %q, %v; plain %q, %v", n, got, gerr, want, werr)
+		}
+		if werr == nil {
+			found++
+		}
+	}
+	if found != 5 {
+		t.Errorf("plain Finder found %d of the names, want 5 (the test tree is not what it means to be)", found)
+	}
+}
