@@ -14,7 +14,7 @@ import (
 // nothing lost. Options.FS selects it; nil means OSFileSystem. Tests substitute one that fails
 // on purpose.
 type FileSystem interface {
-	// Rename renames oldpath to newpath (os.Rename). EXDEV makes the store copy across.
+	// Rename renames the file oldpath to newpath (os.Rename). EXDEV makes the store copy across.
 	Rename(oldpath, newpath string) error
 	// SyncFS makes every dirty page of the filesystem holding path durable (syncfs(2)). An
 	// error makes the store fsync file by file and directory by directory instead.
@@ -33,8 +33,9 @@ type FileSystem interface {
 // OSFileSystem is the FileSystem of the operating system.
 type OSFileSystem struct{}
 
-// Rename is os.Rename.
-func (OSFileSystem) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+// Rename is regfile.Rename: os.Rename without its lstat of newpath (the store renames files
+// only).
+func (OSFileSystem) Rename(oldpath, newpath string) error { return regfile.Rename(oldpath, newpath) }
 
 // SyncFS is syncfs(2) on Linux; elsewhere it fails, and the store syncs file by file.
 func (OSFileSystem) SyncFS(path string) error { return syncFS(path) }

@@ -69,3 +69,33 @@ func TestOpenDoesNotLeakToChildren(t *testing.T) {
 		t.Fatal("descriptor lacks FD_CLOEXEC")
 	}
 }
+
+func TestRenameReplacesFilesNotDirectories(t *testing.T) {
+	dir := t.TempDir()
+	a, b, d := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "d")
+	for p, s := range map[string]string{a: "new", b: "old"} {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "new" {
+		t.Fatalf("b holds %q after the rename, want new", got)
+	}
+	err := Rename(b, d)
+	var le *os.LinkError
+	if err == nil || !errors.As(err, &le) {
+		t.Fatalf("rename of a file over a directory: %v, want a *os.LinkError", err)
+	}
+	if _, err := os.Stat(b); err != nil {
+		t.Fatalf("the file is gone after the refused rename: %v", err)
+	}
+	if err := Rename(a, b); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("rename of a missing file: %v, want ErrNotExist", err)
+	}
+}
