@@ -37,6 +37,9 @@ type committer struct {
 	stop  bool
 
 	batches atomic.Int64 // committed batches (for tests and debugging)
+
+	dirsMu sync.Mutex
+	dirs   map[string]bool // final directories known to exist (see finalDir)
 }
 
 // commitItem is one file for the committer.
@@ -50,7 +53,15 @@ type commitItem struct {
 	// that was already Final with the same size and mtime is not recorded again.
 	wasFinal    bool
 	size, mtime int64
+	// staged: the staged file's size and mtime, taken by finalize before it verified the file
+	// (stagedOK). A rename keeps both, so the record needs no stat of the final file.
+	stagedOK                  bool
+	stagedSize, stagedModTime int64
 }
+
+// maxKnownDirs bounds committer.dirs: a GLEP 75 tree has 256 directories, a two-level one
+// 65,536.
+const maxKnownDirs = 1 << 16
 
 // maxBatch bounds how many files one batch commits.
 const maxBatch = 2048
@@ -183,8 +194,8 @@ func (c *committer) groupByFS(batch []commitItem, failed []error) (map[uint64]*f
 			continue
 		}
 		dir := filepath.Dir(it.t.finalPath(it.f))
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			failed[i] = fmt.Errorf("create final dir: %w", err)
+		if err := c.finalDir(dir); err != nil {
+			failed[i] = err
 			continue
 		}
 		fd, ferr := devOf(dir)
@@ -243,12 +254,16 @@ func (c *committer) record(batch []commitItem, failed []error) []fileRecord {
 			continue
 		}
 		final := it.t.finalPath(it.f)
-		st, err := os.Stat(final)
-		if err != nil {
-			failed[i] = fmt.Errorf("stat final file: %w", err)
-			continue
+		if it.place && it.stagedOK {
+			recs[i] = fileRecord{Phase: PhaseFinal, FinalPath: final, Size: it.stagedSize, ModTime: it.stagedModTime}
+		} else {
+			st, err := os.Stat(final)
+			if err != nil {
+				failed[i] = fmt.Errorf("stat final file: %w", err)
+				continue
+			}
+			recs[i] = fileRecord{Phase: PhaseFinal, FinalPath: final, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
 		}
-		recs[i] = fileRecord{Phase: PhaseFinal, FinalPath: final, Size: st.Size(), ModTime: st.ModTime().UnixNano()}
 		if it.wasFinal && it.size == recs[i].Size && it.mtime == recs[i].ModTime {
 			continue // recorded already, unchanged
 		}
@@ -262,6 +277,28 @@ func (c *committer) record(batch []commitItem, failed []error) []fileRecord {
 		}
 	}
 	return recs
+}
+
+// finalDir creates the final directory dir unless the committer created or found it before
+// (one stat per file otherwise, os.MkdirAll's). A directory removed since fails groupByFS's
+// Device call, so its files are placed one by one (place), which creates it again.
+func (c *committer) finalDir(dir string) error {
+	c.dirsMu.Lock()
+	known := c.dirs[dir]
+	c.dirsMu.Unlock()
+	if known {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("create final dir: %w", err)
+	}
+	c.dirsMu.Lock()
+	if c.dirs == nil || len(c.dirs) >= maxKnownDirs {
+		c.dirs = make(map[string]bool)
+	}
+	c.dirs[dir] = true
+	c.dirsMu.Unlock()
+	return nil
 }
 
 // syncDirs makes the directory entries of g's renamed files durable: one syncfs, or an fsync

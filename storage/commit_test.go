@@ -267,3 +267,50 @@ func TestRestartUnchangedWritesNothing(t *testing.T) {
 		t.Errorf("restart changed the state db (content changed: %v, mtime %v → %v)", s2 != sum, mtime, m2)
 	}
 }
+
+// TestFinalDirRemovedWhileOpen: the committer remembers which final directories exist; when one
+// is removed behind its back, the next file placed there recreates it instead of failing. The
+// record of a placed file holds the size and mtime of the file at its final path.
+func TestFinalDirRemovedWhileOpen(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := smallFiles(1)
+	d := filepath.Dir(glepPath("", first[0].name))
+	var second []tfile // a file whose final directory is the first one's
+	for i := 0; len(second) == 0; i++ {
+		name := fmt.Sprintf("later-%d.tar.gz", i)
+		if filepath.Dir(glepPath("", name)) == d {
+			second = []tfile{{name, bytes.Repeat([]byte{byte(i)}, 3000)}}
+		}
+	}
+	dir := t.TempDir()
+	var evs eventLog
+	v := newDigestVerifier(append(append([]tfile{}, first...), second...))
+	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: v, OnEvent: evs.add})
+	defer st.Close()
+	for i, files := range [][]tfile{first, second} {
+		info, _ := buildInfo(t, "distfiles", files, 4096)
+		ih := metainfo.HashBytes(fmt.Appendf(nil, "removed dir %d", i))
+		ti, err := st.OpenTorrent(ctx, info, ih)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stageAll(t, ti, info, files)
+		if err := st.WaitIdle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		final := glepPath(dir, files[0].name)
+		fi, err := os.Stat(final)
+		if err != nil {
+			t.Fatalf("torrent %d: %s not placed: %v (events %+v)", i, files[0].name, err, evs.of(EventUnverified))
+		}
+		if s := st.State(ih, fileIndex(t, info, files[0].name)); s.Size != fi.Size() || !s.ModTime.Equal(fi.ModTime()) {
+			t.Errorf("torrent %d: record size %d mtime %v, file %d %v", i, s.Size, s.ModTime, fi.Size(), fi.ModTime())
+		}
+		if i == 0 {
+			if err := os.RemoveAll(filepath.Dir(final)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -169,12 +169,16 @@ func (t *torrentStore) finalize(f *fileEntry) {
 			t.mu.Unlock()
 		}
 		if !preplaced {
-			if _, err := os.Stat(staging); errors.Is(err, os.ErrNotExist) {
+			st, err := os.Stat(staging)
+			if errors.Is(err, os.ErrNotExist) {
 				if t.missingStaged(f) {
 					handed = true
 					s.commit.hand(it)
 				}
 				return
+			}
+			if err == nil {
+				it.stagedOK, it.stagedSize, it.stagedModTime = true, st.Size(), st.ModTime().UnixNano()
 			}
 		}
 	}
