@@ -34,7 +34,10 @@ type FileResult struct {
 	Name    string
 	Outcome Outcome
 	Path    string // final path in the store, when Outcome.OK()
-	Err     error  // why not, with the file name
+	// Size is the file's size in bytes when Outcome.OK() and known from the
+	// torrent, the authority or the store's record; 0 when not known.
+	Size int64
+	Err  error // why not, with the file name
 }
 
 // fileKey identifies a torrent file.
@@ -74,6 +77,9 @@ func prepareFetch(ctx context.Context, store *Store, req FetchRequest) ([]*want,
 		if p, err := find(w.name); err == nil {
 			if err := req.Authority.VerifyFile(ctx, w.name, p); err == nil {
 				w.finish(OutcomePresent, p, nil)
+				if e, ok := req.Authority.Lookup(w.name); ok {
+					w.res.Size = e.Size // VerifyFile checked it
+				}
 				continue
 			}
 		}
@@ -280,6 +286,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 		case storage.PhaseFinal:
 			// Already placed by this store: the event will not come again.
 			w.finish(OutcomePresent, s.FinalPath, nil)
+			w.res.Size = s.Size
 			return nil
 		case storage.PhaseUnverified:
 			// Completed earlier with no authority: this request brings one.
@@ -321,6 +328,7 @@ func (r *fetchRun) handle(ctx context.Context, ev nodeEvent) error {
 	case storage.EventFinal:
 		delete(r.waiting, key)
 		w.finish(OutcomePlaced, ev.Path, nil)
+		w.res.Size = ev.File.Length
 	case storage.EventRejected:
 		delete(r.waiting, key)
 		r.log.Warn("rejected", "file", w.name, "infohash", key.ih.HexString(), "err", ev.Err)

@@ -330,7 +330,9 @@ func reportResults(c *cli.Context, res []swarm.FileResult) error {
 			fmt.Fprintf(c.App.ErrWriter, "FAILED [%s] %v\n", r.Outcome, r.Err)
 			continue
 		}
-		if st, err := os.Stat(r.Path); err == nil {
+		if r.Size > 0 {
+			placed += r.Size
+		} else if st, err := os.Stat(r.Path); err == nil {
 			placed += st.Size()
 		}
 		if !c.Bool("json") {
