@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/distswarm/distswarm/internal/regfile"
 )
@@ -16,6 +17,10 @@ import (
 // smallInput is the size below which hashing runs sequentially in the
 // calling goroutine (goroutines and 1 MiB buffers do not pay off).
 const smallInput = 256 << 10
+
+// smallBufs holds read buffers for inputs of at most smallInput bytes: a
+// fetch of 5,000 small files allocated (and zeroed) a buffer per file.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallInput+1); return &b }}
 
 // PlanLanes spreads the writers ws (one per hash name in names, same
 // order) over the reading goroutine and lane goroutines for procs cores.
@@ -123,8 +128,9 @@ func sum(ctx context.Context, r io.Reader, names []string, hint int64) (Digests,
 	}
 	var n int64
 	if hint >= 0 && hint <= smallInput {
-		buf := make([]byte, max(hint+1, 512))
-		n, err = io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, r}, buf)
+		buf := smallBufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, r}, *buf)
+		smallBufs.Put(buf)
 	} else {
 		inline, lanes := PlanLanes(names, ws, runtime.GOMAXPROCS(0))
 		n, err = runOne(ctx, r, inline, lanes)
