@@ -55,6 +55,9 @@ func checkFetched(t *testing.T, res []FileResult, files map[string][]byte) {
 		if got, err := os.ReadFile(r.Path); err != nil || !bytes.Equal(got, files[r.Name]) {
 			t.Errorf("%s: content differs at %s (%v)", r.Name, r.Path, err)
 		}
+		if r.Size != int64(len(files[r.Name])) {
+			t.Errorf("%s: result says %d bytes, the file has %d", r.Name, r.Size, len(files[r.Name]))
+		}
 	}
 }
 
@@ -217,5 +220,20 @@ func TestSeedAndFetchInProcess(t *testing.T) {
 	})
 	if n != len(want) {
 		t.Errorf("%d files placed, want %d", n, len(want))
+	}
+
+	// Again: every file is present, with its size, and nothing is fetched.
+	res, err = Fetch(ctx, FetchOptions{
+		Store: leechStore, Collections: []*collection.Collection{coll}, Authority: auth,
+		Names: want, Client: loopback(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFetched(t, res, files)
+	for _, r := range res {
+		if r.Outcome != OutcomePresent {
+			t.Errorf("%s: second fetch: %v, want %v", r.Name, r.Outcome, OutcomePresent)
+		}
 	}
 }
