@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
@@ -208,37 +211,58 @@ func loadShards(indexPath string, idx *Index) (*Collection, error) {
 		return nil, fmt.Errorf("load %s: %w", indexPath, err)
 	}
 	defer root.Close()
-	c := &Collection{Index: idx}
-	for _, sh := range idx.Shards {
-		f, err := root.Open(filepath.FromSlash(sh.Torrent))
+	c := &Collection{Index: idx, Torrents: make([]*metainfo.MetaInfo, len(idx.Shards)), Manifests: make([][]byte, len(idx.Shards))}
+	errs := make([]error, len(idx.Shards))
+	// The shards are read, decoded and checked on every core: a 5,000-file collection of 16
+	// shards took 0.09 CPU s here, all of it before the fetch's first request.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(idx.Shards)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(idx.Shards); i = int(next.Add(1) - 1) {
+				c.Torrents[i], c.Manifests[i], errs[i] = loadShard(root, indexPath, idx, idx.Shards[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs { // the first shard's error, as a sequential load gave
 		if err != nil {
-			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+			return nil, err
 		}
-		data, err := readAllBounded(f, sh.Torrent, MaxTorrentSize)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
-		}
-		mi, info, err := parseTorrent(data)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: shard %q (%s): %w", indexPath, sh.Key, sh.Torrent, err)
-		}
-		if got := mi.HashInfoBytes().HexString(); got != sh.InfoHash {
-			return nil, fmt.Errorf("load %s: shard %q: %s has infohash %s, the index says %s", indexPath, sh.Key, sh.Torrent, got, sh.InfoHash)
-		}
-		if info.Name != idx.Name {
-			return nil, fmt.Errorf("load %s: shard %q: torrent name %q, the index says %q", indexPath, sh.Key, trunc(info.Name), idx.Name)
-		}
-		m, err := loadManifest(info, func() (io.ReadCloser, error) {
-			return root.Open(filepath.FromSlash(sh.Torrent) + ManifestSuffix)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
-		}
-		c.Torrents = append(c.Torrents, mi)
-		c.Manifests = append(c.Manifests, m)
 	}
 	return c, nil
+}
+
+// loadShard reads, decodes and checks one shard of a collection index and its Manifest sidecar.
+func loadShard(root *os.Root, indexPath string, idx *Index, sh Shard) (*metainfo.MetaInfo, []byte, error) {
+	f, err := root.Open(filepath.FromSlash(sh.Torrent))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+	}
+	data, err := readAllBounded(f, sh.Torrent, MaxTorrentSize)
+	f.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+	}
+	mi, info, err := parseTorrent(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: shard %q (%s): %w", indexPath, sh.Key, sh.Torrent, err)
+	}
+	if got := mi.HashInfoBytes().HexString(); got != sh.InfoHash {
+		return nil, nil, fmt.Errorf("load %s: shard %q: %s has infohash %s, the index says %s", indexPath, sh.Key, sh.Torrent, got, sh.InfoHash)
+	}
+	if info.Name != idx.Name {
+		return nil, nil, fmt.Errorf("load %s: shard %q: torrent name %q, the index says %q", indexPath, sh.Key, trunc(info.Name), idx.Name)
+	}
+	m, err := loadManifest(info, func() (io.ReadCloser, error) {
+		return root.Open(filepath.FromSlash(sh.Torrent) + ManifestSuffix)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: shard %q: %w", indexPath, sh.Key, err)
+	}
+	return mi, m, nil
 }
 
 // loadManifest reads a torrent's collection Manifest sidecar if there is
