@@ -169,7 +169,11 @@ func TestLANSixHosts(t *testing.T) {
 	for i := range 6 {
 		h := lan.addHost()
 		stores = append(stores, filepath.Join(dir, fmt.Sprintf("store%d", i)))
-		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i]))
+		var extra []string
+		if i == 2 { // the fetching host: its decisions (nudges, redials) explain a failure
+			extra = []string{"--log-level", "debug"}
+		}
+		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i], extra...))
 	}
 	heard := make(chan lanResult, 5)
 	t0 := time.Now()
@@ -369,7 +373,11 @@ func TestLANLinkFaults(t *testing.T) {
 			t.Logf("links: 100 ms delay and 2 %% loss by %s", how)
 		}
 		stores = append(stores, filepath.Join(dir, fmt.Sprintf("store%d", i)))
-		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i]))
+		var extra []string
+		if i == 2 { // the fetching host: its decisions (nudges, redials) explain a failure
+			extra = []string{"--log-level", "debug"}
+		}
+		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i], extra...))
 	}
 	for i := range 2 {
 		if code, out := runInNetns(t, lan.hosts[i].ns, time.Minute, "seed", "--store", stores[i], "--from", src, torrent); code != 0 {
@@ -393,11 +401,23 @@ func TestLANLinkFaults(t *testing.T) {
 	up := time.Now()
 	r := <-fetched
 	if r.err != nil {
-		t.Fatalf("fetch across the link fault: %v\nfetching daemon:\n%s", r.err, lastLines(daemons[2].Stderr(), 30))
+		t.Fatalf("fetch across the link fault: %v\nfetching daemon:\n%s\nseeding daemons:\n%s\n%s\nTCP connections (ss -tin) per host:\n%s",
+			r.err, lastLines(daemons[2].Stderr(), 60), lastLines(daemons[0].Stderr(), 15), lastLines(daemons[1].Stderr(), 15),
+			tcpStates(lan.hosts))
 	}
 	t.Logf("fetch of %d files across a 20 s link fault took %s (%s after the link came back up)", len(files),
 		r.took.Round(time.Millisecond), time.Since(up).Round(time.Millisecond))
 	CheckPlaced(t, stores[2], files)
+}
+
+// tcpStates is `ss -tin` in each host's namespace, for a failure report.
+func tcpStates(hosts []lanHost) string {
+	var b strings.Builder
+	for _, h := range hosts {
+		out, err := exec.Command("ip", "netns", "exec", h.ns, "ss", "-tin").CombinedOutput()
+		fmt.Fprintf(&b, "%s (%s): %v\n%s\n", h.ns, h.ip, err, out)
+	}
+	return b.String()
 }
 
 // waitFetching waits, for at most a minute, until the daemon on store got

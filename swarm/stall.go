@@ -3,6 +3,8 @@ package swarm
 import (
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,7 +193,8 @@ func (m *progressMark) idleFor(now time.Time, bytes int64, active bool, after ti
 }
 
 // recycleIfStuck closes the torrent's connections to the given peers (the
-// --peer ones and those heard on the LAN) when no connection has delivered
+// --peer ones and those heard on the LAN), whichever side dialled (see
+// listenAddrOf), when no connection has delivered
 // a useful byte for stuckAfter; the redial then connects to them afresh.
 // Peers found otherwise (trackers, PEX) are left alone: nothing would dial
 // them again before their next announce.
@@ -218,12 +221,32 @@ func (nt *nodeTorrent) recycleIfStuck(now time.Time, given []torrent.PeerInfo) (
 		isGiven[p.Addr.String()] = true
 	}
 	for _, pc := range nt.t.PeerConns() {
-		if isGiven[pc.RemoteAddr.String()] {
+		if isGiven[pc.RemoteAddr.String()] || isGiven[listenAddrOf(pc)] {
 			pc.Close()
 			closed++
 		}
 	}
 	return closed
+}
+
+// listenAddrOf is where the peer of a connection it made to us listens: its
+// address with the port of its extended handshake ("" when it sent none). A
+// given peer's connection in that direction is recycled like one we dialled:
+// left alone, a stuck one also kept the redial out, since the library keeps
+// an existing connection over a new one to the same peer ID in the same or
+// the less preferred direction. (On a LAN, peers heard by LSD dial each
+// other; TestLANLinkFaults once stalled for minutes after its link came
+// back, with both of its connections idle.)
+func listenAddrOf(pc *torrent.PeerConn) string {
+	port := pc.PeerListenPort
+	if port <= 0 || port > 65535 || pc.RemoteAddr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(pc.RemoteAddr.String())
+	if err != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // redialMissing adds again the given peers the torrent has no connection
