@@ -29,7 +29,7 @@
 # Environment:
 #   BENCH=P1,P2   run only these (default: all)
 #   SIZE=1/16     scale every corpus (bytes and file counts) for a quick run
-#   REPS=3        best-of count for P4 and P5
+#   REPS=3        best-of count for P4, P5, G1 and P2 (P2's contenders in turns)
 #   BENCH_MD=F    also write the table as Markdown to F
 #   PROFILE=DIR   pprof CPU profiles of the distswarm processes of P1-P3, P6
 #   BENCH_KEEP=1  keep the work directory (corpora, logs)

@@ -38,7 +38,8 @@ goal.
 
 Environment: BENCH=P1,P3 selects benchmarks (default all); SIZE=1/16 scales
 every corpus (bytes and file counts); REPS (default 3) is the best-of count
-for the hashing benchmarks (P4, P5); transfers run once each.
+for the hashing benchmarks (P4, P5), G1's curls and P2's transfers (in
+turns); the other transfers run once each.
 BENCH_MD=FILE also writes the table as Markdown; PROFILE=DIR writes pprof
 CPU profiles of the distswarm processes of P1-P3 there.
 
@@ -430,20 +431,21 @@ def drop(dirs, later):
         later.extend(dirs)
 
 
-def ds_transfer(c, tag, later=None):
+def ds_transfer(c, tag, later=None, rep=""):
     """One distswarm seeder (seeding c in place) -> one leecher, --all,
     verified against the collection's Manifest and placed. Returns wall, cpu.
-    Its directories are deleted at the end, or added to later (see drop)."""
+    Its directories are deleted at the end, or added to later (see drop).
+    rep tells repeated transfers' directories apart."""
     tor = ds_collection(c, tag)
-    store = os.path.join(WORK, tag + "-seedstore")
-    seeder = Proc("ds-seed-" + tag, [DS, "seed", "--store", store, "--listen", "127.0.0.1:0",
-                                     "--offline", "--from", c["dir"], tor],
+    store = os.path.join(WORK, tag + rep + "-seedstore")
+    seeder = Proc("ds-seed-" + tag + rep, [DS, "seed", "--store", store, "--listen", "127.0.0.1:0",
+                                           "--offline", "--from", c["dir"], tor],
                   env=prof_env(tag + "-seeder"))
     port = int(seeder.wait_for(r"seeding on port (\d+)").group(1))
-    leech = os.path.join(WORK, tag + "-leech")
+    leech = os.path.join(WORK, tag + rep + "-leech")
     warm(c["dir"])
     cpu0, t0 = seeder.cpu_now(), time.monotonic()
-    f = Proc("ds-fetch-" + tag, [DS, "fetch", "--listen", "127.0.0.1:0", "--offline",
+    f = Proc("ds-fetch-" + tag + rep, [DS, "fetch", "--listen", "127.0.0.1:0", "--offline",
                                  "--store", leech, "--torrent", tor] + ds_authority(tor) + [
                                  "--peer", "127.0.0.1:%d" % port, "--timeout", "%ds" % max(1, DS_BOUND - 10), "--all"],
              env=prof_env(tag + "-fetch"), bound=DS_BOUND)
@@ -462,15 +464,15 @@ def ds_transfer(c, tag, later=None):
     return wall, cpu, transport
 
 
-def lt_transfer(c, tag, later=None):
+def lt_transfer(c, tag, later=None, rep=""):
     tor = lt_torrent(c, tag)
-    seeder = Proc("lt-seed-" + tag, LTPY + ["seed", "--torrent", tor, "--dir", os.path.dirname(c["dir"]),
-                                           "--timeout", str(BOUND)])
+    seeder = Proc("lt-seed-" + tag + rep, LTPY + ["seed", "--torrent", tor, "--dir", os.path.dirname(c["dir"]),
+                                                 "--timeout", str(BOUND)])
     port = int(seeder.wait_for(r'"event": "listening", "port": (\d+)').group(1))
-    dl = os.path.join(WORK, tag + "-ltdl")
+    dl = os.path.join(WORK, tag + rep + "-ltdl")
     warm(c["dir"])
     cpu0, t0 = seeder.cpu_now(), time.monotonic()
-    d = Proc("lt-dl-" + tag, LTPY + ["download", "--torrent", tor, "--dir", dl,
+    d = Proc("lt-dl-" + tag + rep, LTPY + ["download", "--torrent", tor, "--dir", dl,
                                     "--peer", "127.0.0.1:%d" % port, "--timeout", str(BOUND - 10)])
     d.wait()
     wall = time.monotonic() - t0
@@ -485,19 +487,19 @@ def lt_transfer(c, tag, later=None):
     return wall, cpu
 
 
-def http_transfer(c, tag, later=None):
-    srv = Proc("httpserve-" + tag, [HTTPSERVE, "-dir", c["dir"]])
+def http_transfer(c, tag, later=None, rep=""):
+    srv = Proc("httpserve-" + tag + rep, [HTTPSERVE, "-dir", c["dir"]])
     port = int(srv.wait_for(r"listening on (\d+)").group(1))
-    dl = os.path.join(WORK, tag + "-httpdl")
+    dl = os.path.join(WORK, tag + rep + "-httpdl")
     os.makedirs(dl)
-    cfg = os.path.join(WORK, tag + "-curl.cfg")
+    cfg = os.path.join(WORK, tag + rep + "-curl.cfg")
     with open(cfg, "w") as f:
         for name in sorted(os.listdir(c["dir"])):
             f.write('url = "http://127.0.0.1:%d/%s"\noutput = "%s/%s"\n' % (port, name, dl, name))
     warm(c["dir"])
     cpu0, t0 = srv.cpu_now(), time.monotonic()
     # one curl, every URL in turn over one keep-alive connection
-    cu = Proc("curl-" + tag, ["curl", "-s", "-S", "-f", "-K", cfg])
+    cu = Proc("curl-" + tag + rep, ["curl", "-s", "-S", "-f", "-K", cfg])
     cu.wait()
     wall = time.monotonic() - t0
     cpu = cu.cpu_total + srv.cpu_now() - cpu0
@@ -549,19 +551,32 @@ def bench_p2():
     log("P2: %d files of 1-32 KiB (%.1f MiB)" % (c["files"], c["bytes"] / MIB))
     later = []    # each transfer's 5,000 files, deleted after the last one (see drop)
     settle()
+    # Best of REPS rounds, the three contenders in turns in each: a 2-second
+    # transfer of 5,000 files moves with this VM's filesystem (the HTTP
+    # reference alone took 1.37-3.46 s in four runs of one afternoon), so a
+    # single sample of each said more about the minute than the contenders.
+    best = {}
     try:
-        hw, hc = http_transfer(c, "p2", later)
-        lw, lc = lt_transfer(c, "p2", later)
-        row("P2 HTTP keep-alive, %d files (reference)" % c["files"], hw, hc, "%.0f files/s" % (c["files"] / hw))
-        row("P2 libtorrent -> libtorrent", lw, lc, "%.2fx HTTP speed" % (hw / lw))
-        try:
-            dw, dc, tr = ds_transfer(c, "p2", later)
-        except RuntimeError as e:
-            return ds_failed("P2", e, ">= 1.0x HTTP")
+        for i in range(REPS):
+            rep = "" if i == 0 else "-%d" % (i + 1)
+            for name, transfer in (("http", http_transfer), ("lt", lt_transfer), ("ds", ds_transfer)):
+                try:
+                    res = transfer(c, "p2", later, rep)
+                except RuntimeError as e:
+                    if name != "ds":
+                        raise
+                    return ds_failed("P2", e, ">= 1.0x HTTP")
+                log("  P2 round %d %s: wall %.2f cpu %.2f" % (i + 1, name, res[0], res[1]))
+                if name not in best or res[0] < best[name][0]:
+                    best[name] = res
     finally:
         rmtree(*later)
+    (hw, hc), (lw, lc), (dw, dc, tr) = best["http"], best["lt"], best["ds"]
+    n = "best of %d in turns" % REPS
+    row("P2 HTTP keep-alive, %d files (reference, %s)" % (c["files"], n), hw, hc, "%.0f files/s" % (c["files"] / hw))
+    row("P2 libtorrent -> libtorrent (%s)" % n, lw, lc, "%.2fx HTTP speed" % (hw / lw))
     r = hw / dw
-    row("P2 distswarm -> distswarm, verified+placed [%s]" % tr, dw, dc,
+    row("P2 distswarm -> distswarm, verified+placed [%s] (%s)" % (tr, n), dw, dc,
         "%.2fx HTTP speed (%.2fx lt)" % (r, lw / dw), ">= 1.0x HTTP", judge(r, 1.0, True))
 
 
