@@ -62,6 +62,23 @@ func stageAll(t *testing.T, ti astorage.TorrentImpl, info *metainfo.Info, files 
 	stagePaced(t, ti, info, files, 0)
 }
 
+// stageAndWait opens a torrent of files (4 KiB pieces, infohash from label) in st, stages all of
+// it and waits until the store is idle.
+func stageAndWait(ctx context.Context, t *testing.T, st *Store, files []tfile, label string) (*metainfo.Info, metainfo.Hash, astorage.TorrentImpl) {
+	t.Helper()
+	info, _ := buildInfo(t, "distfiles", files, 4096)
+	ih := metainfo.HashBytes([]byte(label))
+	ti, err := st.OpenTorrent(ctx, info, ih)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stageAll(t, ti, info, files)
+	if err := st.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return info, ih, ti
+}
+
 // stagePaced is stageAll with a pause of pace after each piece.
 func stagePaced(t *testing.T, ti astorage.TorrentImpl, info *metainfo.Info, files []tfile, pace time.Duration) {
 	t.Helper()
@@ -131,16 +148,7 @@ func TestGroupCommit(t *testing.T) {
 	v := &gateVerifier{digestVerifier: newDigestVerifier(files), n: n, gate: make(chan struct{})}
 	pl := glepPlacement{dir}
 	st := openStore(t, Options{Dir: dir, Placement: pl, Verifier: v, OnEvent: evs.add, Workers: n})
-	info, _ := buildInfo(t, "distfiles", files, 4096)
-	ih := metainfo.HashBytes([]byte("group commit"))
-	ti, err := st.OpenTorrent(ctx, info, ih)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stageAll(t, ti, info, files)
-	if err := st.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	info, ih, ti := stageAndWait(ctx, t, st, files, "group commit")
 	if b := st.commit.batches.Load(); b < 1 || b > n/4 {
 		t.Errorf("%d files committed in %d batches, want a few", n, b)
 	}
@@ -289,16 +297,7 @@ func TestFinalDirRemovedWhileOpen(t *testing.T) {
 	st := openStore(t, Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: v, OnEvent: evs.add})
 	defer st.Close()
 	for i, files := range [][]tfile{first, second} {
-		info, _ := buildInfo(t, "distfiles", files, 4096)
-		ih := metainfo.HashBytes(fmt.Appendf(nil, "removed dir %d", i))
-		ti, err := st.OpenTorrent(ctx, info, ih)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stageAll(t, ti, info, files)
-		if err := st.WaitIdle(ctx); err != nil {
-			t.Fatal(err)
-		}
+		info, ih, _ := stageAndWait(ctx, t, st, files, fmt.Sprintf("removed dir %d", i))
 		final := glepPath(dir, files[0].name)
 		fi, err := os.Stat(final)
 		if err != nil {
