@@ -77,7 +77,7 @@ func prepareFetch(ctx context.Context, store *Store, req FetchRequest) ([]*want,
 		if p, err := find(w.name); err == nil {
 			if err := req.Authority.VerifyFile(ctx, w.name, p); err == nil {
 				w.finish(OutcomePresent, p, nil)
-				if e, ok := req.Authority.Lookup(w.name); ok {
+				if e, ok := req.Authority.Lookup(w.name); ok && e.Size > 0 {
 					w.res.Size = e.Size // VerifyFile checked it
 				}
 				continue

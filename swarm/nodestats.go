@@ -57,7 +57,7 @@ func (s *nodeStats) recordFetch(res []FileResult, src Source, took time.Duration
 		if r.Outcome.OK() {
 			rec.Source = src
 			rec.Bytes = r.Size
-			if r.Size == 0 {
+			if r.Size <= 0 {
 				if st, err := os.Stat(r.Path); err == nil {
 					rec.Bytes = st.Size()
 				}
