@@ -141,10 +141,16 @@ func TestFetchSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Code, r.Stderr)
 	}
 	seeder := StartSeeder(t, append(Loopback, "--store", filepath.Join(dir, "seedstore"), "--from", src, torrent)...)
+	// Through a proxy that carries at most 16 MiB/s to the fetch: unpaced,
+	// a fetch on a fast machine placed its first files and finished
+	// between two samples of the store, and could not be killed mid-way.
+	proxy := NewGatedProxy(t)
+	proxy.Throttle(16 << 20)
+	proxy.Open(seeder.Addr())
 	mf := WriteManifest(t, dir, files)
 	store := filepath.Join(dir, "leech")
 	args := append([]string{}, Loopback...)
-	args = append(args, "--store", store, "--torrent", torrent, "--manifest", mf, "--peer", seeder.Addr(), "--timeout", "90s")
+	args = append(args, "--store", store, "--torrent", torrent, "--manifest", mf, "--peer", proxy.Addr(), "--timeout", "90s")
 	args = append(args, Names(files)...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)

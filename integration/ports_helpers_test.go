@@ -125,3 +125,44 @@ func TestWaitOwnListenerTaken(t *testing.T) {
 		t.Errorf("OnFreePort returned %d after trying %v, want the second port", got, tried)
 	}
 }
+
+// TestGatedProxyThrottle: a throttled proxy carries every byte from its
+// target, and no faster than its rate (a lower bound, which a busy machine
+// cannot break).
+func TestGatedProxyThrottle(t *testing.T) {
+	const size, perSec = 1 << 20, 2 << 20
+	src, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	go func() {
+		e, err := src.Accept()
+		if err != nil {
+			return
+		}
+		e.Write(payload)
+		e.Close()
+	}()
+	g := NewGatedProxy(t)
+	g.Throttle(perSec)
+	g.Open(src.Addr().String())
+	c, err := net.DialTimeout("tcp", g.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	got, err := io.ReadAll(c)
+	took := time.Since(start)
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("read %d bytes (%v), want the %d sent", len(got), err, len(payload))
+	}
+	// The limiter's burst (one chunk) comes at once; the rest at the rate.
+	if least := time.Duration(float64(size-throttleChunk) / perSec * float64(time.Second)); took < least {
+		t.Fatalf("%d bytes through a %d B/s proxy in %s, want at least %s", size, perSec, took, least)
+	}
+	t.Logf("%d bytes in %s", size, took.Round(time.Millisecond))
+}

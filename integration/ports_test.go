@@ -9,6 +9,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // errPortTaken says a process could not bind the port it was given:
@@ -173,6 +176,7 @@ func socketInodes(pid int) (map[string]bool, error) {
 type GatedProxy struct {
 	ln     net.Listener
 	target atomic.Pointer[string]
+	down   atomic.Pointer[rate.Limiter] // see Throttle
 }
 
 // NewGatedProxy listens on 127.0.0.1:0 and serves until the test ends.
@@ -196,6 +200,16 @@ func (g *GatedProxy) Addr() string { return g.ln.Addr().String() }
 // Open forwards the connections accepted from now on to target.
 func (g *GatedProxy) Open(target string) { g.target.Store(&target) }
 
+// Throttle bounds what the connections accepted from now on carry from the
+// target to the client, together, to bytesPerSec: a transfer on loopback
+// then takes long enough to be caught in the middle on a fast machine.
+func (g *GatedProxy) Throttle(bytesPerSec int) {
+	g.down.Store(rate.NewLimiter(rate.Limit(bytesPerSec), throttleChunk))
+}
+
+// throttleChunk is the most a throttled connection writes at once.
+const throttleChunk = 16 << 10
+
 func (g *GatedProxy) serve(wg *sync.WaitGroup) {
 	for {
 		c, err := g.ln.Accept()
@@ -209,13 +223,15 @@ func (g *GatedProxy) serve(wg *sync.WaitGroup) {
 			continue
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); forward(c, *target) }()
+		down := g.down.Load()
+		go func() { defer wg.Done(); forward(c, *target, down) }()
 	}
 }
 
 // forward copies between c and a new connection to target, both ways,
-// until either side closes or fails; then it closes both.
-func forward(c net.Conn, target string) {
+// until either side closes or fails; then it closes both. down, if not nil,
+// paces what goes from target to c.
+func forward(c net.Conn, target string, down *rate.Limiter) {
 	defer c.Close()
 	up, err := net.DialTimeout("tcp", target, 10*time.Second)
 	if err != nil {
@@ -224,6 +240,33 @@ func forward(c net.Conn, target string) {
 	defer up.Close()
 	done := make(chan struct{}, 2)
 	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	go func() {
+		if down == nil {
+			io.Copy(c, up)
+		} else {
+			copyPaced(c, up, down)
+		}
+		done <- struct{}{}
+	}()
 	<-done
+}
+
+// copyPaced copies src to dst in chunks of at most throttleChunk, each
+// after waiting for lim. It stops at the first error.
+func copyPaced(dst io.Writer, src io.Reader, lim *rate.Limiter) {
+	buf := make([]byte, throttleChunk)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if lim.WaitN(context.Background(), n) != nil {
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
