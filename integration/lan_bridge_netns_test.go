@@ -169,11 +169,7 @@ func TestLANSixHosts(t *testing.T) {
 	for i := range 6 {
 		h := lan.addHost()
 		stores = append(stores, filepath.Join(dir, fmt.Sprintf("store%d", i)))
-		var extra []string
-		if i == 2 { // the fetching host: its decisions (nudges, redials) explain a failure
-			extra = []string{"--log-level", "debug"}
-		}
-		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i], extra...))
+		daemons = append(daemons, startDaemonOnLAN(t, h.ns, h.ip, stores[i]))
 	}
 	heard := make(chan lanResult, 5)
 	t0 := time.Now()

@@ -207,16 +207,7 @@ func TestRestartUnchangedWritesNothing(t *testing.T) {
 	v := newDigestVerifier(files)
 	o := Options{Dir: dir, Placement: glepPlacement{dir}, Verifier: v}
 	st := openStore(t, o)
-	info, _ := buildInfo(t, "distfiles", files, 4096)
-	ih := metainfo.HashBytes([]byte("restart"))
-	ti, err := st.OpenTorrent(ctx, info, ih)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stageAll(t, ti, info, files)
-	if err := st.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	info, ih, ti := stageAndWait(ctx, t, st, files, "restart")
 	if got := checkFinalTree(t, dir, files); got != len(files) {
 		t.Fatalf("%d files placed, want %d", got, len(files))
 	}
@@ -242,7 +233,7 @@ func TestRestartUnchangedWritesNothing(t *testing.T) {
 	calls := v.totalCalls()
 
 	st = openStore(t, o)
-	ti, err = st.OpenTorrent(ctx, info, ih)
+	ti, err := st.OpenTorrent(ctx, info, ih)
 	if err != nil {
 		t.Fatal(err)
 	}

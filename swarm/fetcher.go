@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/anacrolix/torrent/metainfo"
@@ -38,6 +39,18 @@ type FileResult struct {
 	// torrent, the authority or the store's record; 0 when not known.
 	Size int64
 	Err  error // why not, with the file name
+}
+
+// PlacedSize is r.Size, or when that is not known the size of the file at
+// r.Path (0 if it cannot be read). Only meaningful when r.Outcome.OK().
+func (r FileResult) PlacedSize() int64 {
+	if r.Size > 0 {
+		return r.Size
+	}
+	if st, err := os.Stat(r.Path); err == nil {
+		return st.Size()
+	}
+	return 0
 }
 
 // fileKey identifies a torrent file.

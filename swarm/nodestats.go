@@ -56,12 +56,7 @@ func (s *nodeStats) recordFetch(res []FileResult, src Source, took time.Duration
 		rec := FetchRecord{Time: now, Name: r.Name, Outcome: r.Outcome, Took: took}
 		if r.Outcome.OK() {
 			rec.Source = src
-			rec.Bytes = r.Size
-			if r.Size <= 0 {
-				if st, err := os.Stat(r.Path); err == nil {
-					rec.Bytes = st.Size()
-				}
-			}
+			rec.Bytes = r.PlacedSize()
 		} else if r.Err != nil {
 			rec.Reason = r.Err.Error()
 		}

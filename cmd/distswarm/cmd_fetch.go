@@ -330,11 +330,7 @@ func reportResults(c *cli.Context, res []swarm.FileResult) error {
 			fmt.Fprintf(c.App.ErrWriter, "FAILED [%s] %v\n", r.Outcome, r.Err)
 			continue
 		}
-		if r.Size > 0 {
-			placed += r.Size
-		} else if st, err := os.Stat(r.Path); err == nil {
-			placed += st.Size()
-		}
+		placed += r.PlacedSize()
 		if !c.Bool("json") {
 			fmt.Fprintf(c.App.Writer, "%s\n", r.Path)
 		}

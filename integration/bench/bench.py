@@ -80,15 +80,28 @@ LINKEMU = os.path.join(TOOLS, "linkemu")
 CLK = os.sysconf("SC_CLK_TCK")
 MIB = 1 << 20
 
-SCALE = fractions.Fraction(os.environ.get("SIZE", "1") or "1")
+def env_number(name, default, parse=int, least=1):
+    """The environment variable name parsed by parse, at least least; a bad
+    value ends the driver with a line naming it, not a traceback."""
+    raw = os.environ.get(name, "") or default
+    try:
+        v = parse(raw)
+    except (ValueError, ZeroDivisionError):
+        v = None
+    if v is None or v < least:
+        sys.exit("bench: %s=%r: want a number of at least %s" % (name, raw, least))
+    return v
+
+
+SCALE = env_number("SIZE", "1", fractions.Fraction, least=fractions.Fraction(1, 1 << 20))
 SELECTED = [b.strip().upper() for b in os.environ.get("BENCH", "").split(",") if b.strip()] or \
     ["P1", "P2", "P3", "P4", "P5", "P6", "G1", "G2", "B1", "B2", "N1", "N2"]
-REPS = int(os.environ.get("REPS", "3"))
+REPS = env_number("REPS", "3")
 PROFILE = os.environ.get("PROFILE", "")
-BOUND = int(os.environ.get("BENCH_BOUND", "600"))   # seconds, per process
+BOUND = env_number("BENCH_BOUND", "600", least=20)   # seconds, per process
 # a distswarm transfer (fetch) gives up after this: keeps make bench within
 # its 15 minutes when a transfer crawls (see watch_transport)
-DS_BOUND = int(os.environ.get("BENCH_DS_BOUND", "240"))
+DS_BOUND = env_number("BENCH_DS_BOUND", "240", least=11)
 
 WORK = tempfile.mkdtemp(prefix="distswarm-bench.")
 LOGS = os.path.join(WORK, "logs")
