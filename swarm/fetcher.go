@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage"
@@ -69,7 +70,12 @@ type fetchRun struct {
 	waiting   map[fileKey]*want
 	trustWait map[fileKey]*nodeTorrent
 	started   bool
-	stall     *stallWatch
+	// unconnected are the torrents added while begin starts the files,
+	// connected when it is done (see nodeTorrent.connect); connected
+	// tells add to connect the torrents it adds later right away.
+	unconnected []*nodeTorrent
+	connected   bool
+	stall       *stallWatch
 	// lastRedial is when the given peers were last dialed again.
 	lastRedial time.Time
 	// bansSeen holds the banned addresses already reported (bans.go).
@@ -195,7 +201,22 @@ func (r *fetchRun) pendingNames() []string {
 // begin starts every file, or with TrustCollection first the collection
 // Manifests, which become the authority for files the user's own
 // authority does not know.
+// begin starts the files, or with TrustCollection their collection
+// Manifests (and the files too when those were placed before), then
+// connects the torrents.
 func (r *fetchRun) begin(ctx context.Context) error {
+	if err := r.startAll(ctx); err != nil {
+		return err
+	}
+	r.connected = true
+	for _, nt := range r.unconnected {
+		nt.announce()
+	}
+	r.unconnected = nil
+	return nil
+}
+
+func (r *fetchRun) startAll(ctx context.Context) error {
 	if !r.req.TrustCollection {
 		r.started = true
 		for _, w := range r.wants {
@@ -218,7 +239,7 @@ func (r *fetchRun) begin(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return r.startWhenTrusted(ctx)
 }
 
 func (r *fetchRun) startManifest(ctx context.Context, c candidate) error {
@@ -273,7 +294,11 @@ func (r *fetchRun) add(ctx context.Context, c candidate) (*nodeTorrent, error) {
 	if err != nil {
 		return nil, err
 	}
-	nt.announce()
+	if r.connected {
+		nt.announce()
+	} else {
+		r.unconnected = append(r.unconnected, nt)
+	}
 	r.added[nt.ih] = nt
 	return nt, nil
 }
@@ -307,7 +332,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 		}
 		r.waiting[key] = w
 		nt.used.Store(true)
-		nt.t.Files()[c.index].Download()
+		nt.t.Files()[c.index].SetPriority(torrent.PiecePriorityReadahead)
 		return nil
 	}
 	if w.res.Err == nil {
