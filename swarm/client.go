@@ -77,17 +77,7 @@ const (
 // connections sat unchoked, interested and with nothing requested for
 // 8-16 s (until recycleIfStuck redialled), their update reason pending and
 // their write buffers empty.
-//
-// The same lost wake-up, on either side, held P2 (5,000 small files in 16
-// shards, one connection per shard) in about one run in five: at the end
-// one shard's connection had nothing requested since it connected (or the
-// seeder held its one request unanswered), until the wake 2 s after the
-// connection's last write; the fetch idled 0.4-0.6 s after every other
-// file was placed (2026-12-02: 4 of 20 runs with 2 s, 0 of 20 with 250 ms).
-// A wake costs the writer a pass under the client lock; a connection that
-// is still useful and has written nothing for this long sends a 4-byte
-// keep-alive, 16 bytes a second while it idles.
-const writerWakeEvery = 250 * time.Millisecond
+const writerWakeEvery = 2 * time.Second
 
 // NewClient returns an anacrolix client configured the way distswarm needs:
 // no UPnP, no WebTorrent, quiet logs, pad-aware webseeds, and a DHT only

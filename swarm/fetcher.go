@@ -9,7 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 
 	"github.com/distswarm/distswarm/storage"
@@ -70,12 +69,7 @@ type fetchRun struct {
 	waiting   map[fileKey]*want
 	trustWait map[fileKey]*nodeTorrent
 	started   bool
-	// unconnected are the torrents added while begin starts the files,
-	// connected when it is done (see nodeTorrent.connect); connected
-	// tells add to connect the torrents it adds later right away.
-	unconnected []*nodeTorrent
-	connected   bool
-	stall       *stallWatch
+	stall     *stallWatch
 	// lastRedial is when the given peers were last dialed again.
 	lastRedial time.Time
 	// bansSeen holds the banned addresses already reported (bans.go).
@@ -201,22 +195,7 @@ func (r *fetchRun) pendingNames() []string {
 // begin starts every file, or with TrustCollection first the collection
 // Manifests, which become the authority for files the user's own
 // authority does not know.
-// begin starts the files, or with TrustCollection their collection
-// Manifests (and the files too when those were placed before), then
-// connects the torrents.
 func (r *fetchRun) begin(ctx context.Context) error {
-	if err := r.startAll(ctx); err != nil {
-		return err
-	}
-	r.connected = true
-	for _, nt := range r.unconnected {
-		nt.announce()
-	}
-	r.unconnected = nil
-	return nil
-}
-
-func (r *fetchRun) startAll(ctx context.Context) error {
 	if !r.req.TrustCollection {
 		r.started = true
 		for _, w := range r.wants {
@@ -239,7 +218,7 @@ func (r *fetchRun) startAll(ctx context.Context) error {
 			}
 		}
 	}
-	return r.startWhenTrusted(ctx)
+	return nil
 }
 
 func (r *fetchRun) startManifest(ctx context.Context, c candidate) error {
@@ -294,11 +273,7 @@ func (r *fetchRun) add(ctx context.Context, c candidate) (*nodeTorrent, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.connected {
-		nt.announce()
-	} else {
-		r.unconnected = append(r.unconnected, nt)
-	}
+	nt.announce()
 	r.added[nt.ih] = nt
 	return nt, nil
 }
@@ -332,7 +307,7 @@ func (r *fetchRun) start(ctx context.Context, w *want) error {
 		}
 		r.waiting[key] = w
 		nt.used.Store(true)
-		nt.t.Files()[c.index].SetPriority(torrent.PiecePriorityReadahead)
+		nt.t.Files()[c.index].Download()
 		return nil
 	}
 	if w.res.Err == nil {

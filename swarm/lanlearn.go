@@ -222,7 +222,6 @@ func (n *Node) learn(ctx context.Context, l *lanLearner, p lsd.Peer) error {
 	if err != nil {
 		return err
 	}
-	nt.connect()
 	if err := n.store.RememberLearned(mi); err != nil {
 		n.log.Warn("LAN collection not kept in the store", "err", err)
 	}

@@ -56,18 +56,12 @@ type nodeTorrent struct {
 	// collection learned from the LAN is announced there only then.
 	used atomic.Bool
 
-	// given are the node's --peer peers and lanPeers, if set, the peers
-	// heard on the LAN for a torrent: connect gives them to the torrent.
-	given    []torrent.PeerInfo
-	lanPeers func(metainfo.Hash) []torrent.PeerInfo
-
 	writes     writeGuard
 	onWriteErr func(metainfo.Hash, error)
 
 	mu            sync.Mutex
 	trackers      [][]string
 	trackersAdded bool
-	connected     bool
 	seeding       bool
 	progress      progressMark // for recycleIfStuck
 	idle          progressMark // for nudgeIfIdle
@@ -94,7 +88,7 @@ func (nt *nodeTorrent) resumeAfterWriteError() { nt.writes.resume(nt.t) }
 
 // add adds mi to the client once (later calls return the same torrent),
 // attaches it to the storage and remembers it in the store. Trackers are
-// not announced to and peers not dialled yet: see announce and connect.
+// not announced to yet: see announce.
 //
 // ih is mi.HashInfoBytes(), which callers compute once: it hashes the whole
 // info dict (hundreds of KiB for thousands of files), and a fetch adds the
@@ -133,8 +127,13 @@ func (r *registry) add(ctx context.Context, mi *metainfo.MetaInfo, ih metainfo.H
 	nt := &nodeTorrent{t: t, mi: mi, ih: ih, info: t.Info(), trackers: r.trackersOf(mi), onWriteErr: r.onWriteErr,
 		webseeds: webseedHold{urls: mi.UrlList}}
 	nt.files, nt.mfIdx = distfilesOf(nt.info), manifestIndex(nt.info)
-	nt.given, nt.lanPeers = r.peers, r.lanPeers
 	nt.watchWrites()
+	if len(r.peers) > 0 {
+		t.AddPeers(r.peers)
+	}
+	if r.lanPeers != nil {
+		t.AddPeers(r.lanPeers(ih))
+	}
 	r.byIH[ih] = nt
 	return nt, nil
 }
@@ -241,15 +240,13 @@ func (r *registry) all() []*nodeTorrent {
 	return out
 }
 
-// announce connects the torrent (see connect) and adds its trackers,
-// once. A seeder calls it after the
+// announce adds the torrent's trackers, once. A seeder calls it after the
 // initial check: anacrolix announces as soon as a torrent has trackers, and
 // files hashed for the first time are not complete yet then. It would
 // announce left=<everything> and, as their completion was unknown rather
 // than missing, never send the "completed" event: trackers would count the
 // seeder as a leecher for a whole interval (30 min on opentracker).
 func (nt *nodeTorrent) announce() {
-	nt.connect()
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
 	if nt.trackersAdded {
@@ -258,31 +255,6 @@ func (nt *nodeTorrent) announce() {
 	nt.trackersAdded = true
 	if len(nt.trackers) > 0 {
 		nt.t.AddTrackers(nt.trackers)
-	}
-}
-
-// connect gives the torrent the node's given peers and those heard on the
-// LAN for it, once; announce does too. registry.add does not, so that a
-// fetch can set the priorities of thousands of files before the torrent
-// has a connection: each priority change on a connected torrent wakes
-// its connections to recompute their requests, and while few pieces are
-// wanted that happens for nearly every file. Measured on P2 (5,000 files,
-// 16 shards, 2 cores): starting the files took 1.26 s of a 2.2 s fetch
-// with the seeder connected, during which files arrived at a third of
-// the rate they did afterwards.
-func (nt *nodeTorrent) connect() {
-	nt.mu.Lock()
-	if nt.connected {
-		nt.mu.Unlock()
-		return
-	}
-	nt.connected = true
-	nt.mu.Unlock()
-	if len(nt.given) > 0 {
-		nt.t.AddPeers(nt.given)
-	}
-	if nt.lanPeers != nil {
-		nt.t.AddPeers(nt.lanPeers(nt.ih))
 	}
 }
 
