@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
@@ -168,22 +169,39 @@ func main() {
 
 // withMemProfile runs f and, if DISTSWARM_MEMPROFILE=FILE is set, writes a
 // pprof heap profile there when f returns: what is live then, and every
-// allocation of the run (go tool pprof -sample_index=alloc_space).
+// allocation of the run (go tool pprof -sample_index=alloc_space). With
+// DISTSWARM_MUTEXPROFILE=FILE it samples lock contention (one event in
+// mutexSampleRate) and writes the mutex profile there when f returns: where
+// goroutines waited for a lock another held, and how long.
 func withMemProfile(f func() int) int {
-	p := os.Getenv("DISTSWARM_MEMPROFILE")
-	code := f()
-	if p == "" {
-		return code
+	mutex := os.Getenv("DISTSWARM_MUTEXPROFILE")
+	if mutex != "" {
+		runtime.SetMutexProfileFraction(mutexSampleRate)
 	}
-	out, err := os.Create(p)
+	code := f()
+	writeProfileTo(os.Stderr, "DISTSWARM_MEMPROFILE", os.Getenv("DISTSWARM_MEMPROFILE"), "allocs")
+	writeProfileTo(os.Stderr, "DISTSWARM_MUTEXPROFILE", mutex, "mutex")
+	return code
+}
+
+// mutexSampleRate: DISTSWARM_MUTEXPROFILE records one contention event in
+// this many.
+const mutexSampleRate = 5
+
+// writeProfileTo writes the named pprof profile to path, if path is set;
+// a failure goes to stderr, naming env, the variable that asked for it.
+func writeProfileTo(stderr io.Writer, env, path, name string) {
+	if path == "" {
+		return
+	}
+	out, err := os.Create(path)
 	if err == nil {
-		err = pprof.Lookup("allocs").WriteTo(out, 0)
+		err = pprof.Lookup(name).WriteTo(out, 0)
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "distswarm: DISTSWARM_MEMPROFILE: %v\n", err)
+		fmt.Fprintf(stderr, "distswarm: %s: %v\n", env, err)
 	}
-	return code
 }
