@@ -157,23 +157,23 @@ func main() {
 	if p := os.Getenv("DISTSWARM_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err == nil && pprof.StartCPUProfile(f) == nil {
-			code := withMemProfile(func() int { return run(os.Args, os.Stdout, os.Stderr) })
+			code := withProfiles(func() int { return run(os.Args, os.Stdout, os.Stderr) })
 			pprof.StopCPUProfile()
 			f.Close()
 			os.Exit(code)
 		}
 		fmt.Fprintf(os.Stderr, "distswarm: DISTSWARM_CPUPROFILE: cannot profile to %s\n", p)
 	}
-	os.Exit(withMemProfile(func() int { return run(os.Args, os.Stdout, os.Stderr) }))
+	os.Exit(withProfiles(func() int { return run(os.Args, os.Stdout, os.Stderr) }))
 }
 
-// withMemProfile runs f and, if DISTSWARM_MEMPROFILE=FILE is set, writes a
-// pprof heap profile there when f returns: what is live then, and every
-// allocation of the run (go tool pprof -sample_index=alloc_space). With
-// DISTSWARM_MUTEXPROFILE=FILE it samples lock contention (one event in
-// mutexSampleRate) and writes the mutex profile there when f returns: where
-// goroutines waited for a lock another held, and how long.
-func withMemProfile(f func() int) int {
+// withProfiles runs f and writes the profiles asked for when f returns.
+// DISTSWARM_MEMPROFILE=FILE: a pprof heap profile, what is live then and
+// every allocation of the run (go tool pprof -sample_index=alloc_space).
+// DISTSWARM_MUTEXPROFILE=FILE: lock contention, sampled from the start (one
+// event in mutexSampleRate): where goroutines waited for a lock another
+// held, and how long.
+func withProfiles(f func() int) int {
 	mutex := os.Getenv("DISTSWARM_MUTEXPROFILE")
 	if mutex != "" {
 		runtime.SetMutexProfileFraction(mutexSampleRate)

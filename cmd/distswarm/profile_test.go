@@ -23,7 +23,7 @@ func TestProfilesWrittenOnReturn(t *testing.T) {
 	t.Setenv("DISTSWARM_MUTEXPROFILE", mutexPath)
 	t.Setenv("DISTSWARM_MEMPROFILE", memPath)
 	defer runtime.SetMutexProfileFraction(0)
-	code := withMemProfile(func() int {
+	code := withProfiles(func() int {
 		contend()
 		return 3
 	})
